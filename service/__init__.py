@@ -1,0 +1,1 @@
+"""TimeMoto pointage service: receives signed attendance webhooks and stores them in the ERP."""

@@ -1,0 +1,85 @@
+"""Connections to PostgreSQL: where the database is, and waits that always end.
+
+Every connection is made by asyncpg with the connect timeout, and every statement carries the
+statement timeout both client side (asyncpg's command_timeout, which also covers a server that
+never answers) and server side (PostgreSQL's statement_timeout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from service.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    """A PostgreSQL database to connect to; `label` and `key` never contain the password."""
+
+    dsn: str  # libpq-style URL as asyncpg takes it
+    connect_timeout: float
+    statement_timeout: float
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> DatabaseTarget:
+        # SQLAlchemy spells the driver into the scheme; asyncpg wants plain postgresql://.
+        dsn = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+        return cls(dsn, settings.connect_timeout, settings.statement_timeout)
+
+    @property
+    def label(self) -> str:
+        url = make_url(self.dsn)
+        host = url.host or str(url.query.get("host", "local socket"))
+        port = f":{url.port}" if url.port else ""
+        return f"{url.username or ''}@{host}{port}/{url.database or ''}"
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the database, so a spool drains only into the one it was for."""
+        return hashlib.sha256(self.label.encode()).hexdigest()[:16]
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            self.dsn,
+            timeout=self.connect_timeout,
+            command_timeout=self.statement_timeout,
+            server_settings={
+                "application_name": "timemoto-pointage",
+                "statement_timeout": str(int(self.statement_timeout * 1000)),
+            },
+        )
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """`DATABASE_URL`, or else the embedded PostgreSQL under the data directory (started here)."""
+    if settings.database_url:
+        return settings.database_url
+    from service.embedded import start_embedded
+
+    return start_embedded(settings.data_dir)
+
+
+def create_engine(target: DatabaseTarget, pool_timeout: float) -> AsyncEngine:
+    return create_async_engine(
+        "postgresql+asyncpg://",
+        async_creator=target.connect,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=pool_timeout,
+        pool_recycle=300,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,132 @@
+"""The pointage schema: applying `sql/schema_pointage.sql` and checking that every object exists."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import msgspec
+
+from service.database import DatabaseTarget
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "sql" / "schema_pointage.sql"
+
+# The objects of CONTRACT §4, in the order the verifier lists them.
+FUNCTION_NAME = "pointage_maj_resume"
+TRIGGER_NAME = "pointage_maj_resume_trg"
+
+ObjectKind = Literal["table", "column", "function", "trigger", "view"]
+EXPECTED_OBJECTS: tuple[tuple[str, ObjectKind], ...] = (
+    ("pointage", "table"),
+    ("pointage_resume", "table"),
+    ("equipe.timemoto_user_id", "column"),
+    ("equipe.temps_travaille_mois", "column"),
+    (FUNCTION_NAME, "function"),
+    (TRIGGER_NAME, "trigger"),
+    ("v_pointage_detail", "view"),
+)
+
+# One round trip: a boolean per expected object, resolved through the search_path as the ERP does.
+_CHECK_SQL = """
+SELECT
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage') AND relkind IN ('r', 'p')),
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage_resume')
+          AND relkind IN ('r', 'p')),
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('equipe')
+          AND attname = 'timemoto_user_id' AND NOT attisdropped),
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('equipe')
+          AND attname = 'temps_travaille_mois' AND NOT attisdropped),
+  to_regprocedure($1 || '()') IS NOT NULL,
+  EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('pointage') AND tgname = $2),
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('v_pointage_detail') AND relkind = 'v')
+"""
+
+
+class SchemaObject(msgspec.Struct):
+    name: str
+    kind: ObjectKind
+    exists: bool
+
+
+class DatabaseHealth(msgspec.Struct):
+    reachable: bool
+    latency_ms: float | None
+    error: str | None
+
+
+class SchemaReport(msgspec.Struct):
+    """What the verifier answers (CONTRACT §4), less the spool, which the caller adds."""
+
+    database: DatabaseHealth
+    objects: list[SchemaObject]
+
+    @property
+    def missing(self) -> list[str]:
+        return [obj.name for obj in self.objects if not obj.exists]
+
+    @property
+    def ok(self) -> bool:
+        return self.database.reachable and not self.missing
+
+
+def schema_sql() -> str:
+    return SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+async def apply_schema(target: DatabaseTarget) -> None:
+    """Run the SQL file; it is idempotent and wraps itself in one transaction."""
+    connection = await target.connect()
+    try:
+        await connection.execute(schema_sql())
+    finally:
+        await connection.close()
+
+
+async def check_schema(target: DatabaseTarget) -> SchemaReport:
+    """Reachability and the presence of each object, within the connect timeout at the most."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(target.connect_timeout):
+            connection = await target.connect()
+            try:
+                row = await connection.fetchrow(_CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME)
+            finally:
+                await connection.close(timeout=target.connect_timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return SchemaReport(
+            database=DatabaseHealth(reachable=False, latency_ms=None, error=describe_error(exc)),
+            objects=[SchemaObject(name, kind, exists=False) for name, kind in EXPECTED_OBJECTS],
+        )
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    assert row is not None
+    return SchemaReport(
+        database=DatabaseHealth(reachable=True, latency_ms=latency_ms, error=None),
+        objects=[
+            SchemaObject(name, kind, exists=bool(exists))
+            for (name, kind), exists in zip(EXPECTED_OBJECTS, row, strict=True)
+        ],
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """A plain sentence about a database failure that never carries a password or a URL."""
+    if isinstance(exc, TimeoutError):
+        return "the database did not answer in time (connection timeout)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: is PostgreSQL running and reachable from this host?"
+    if isinstance(
+        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
+        return "authentication failed: check the user and password in DATABASE_URL"
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return "the database named in DATABASE_URL does not exist"
+    if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
+        return "the pointage tables are missing: apply sql/schema_pointage.sql"
+    if isinstance(exc, asyncpg.PostgresError):
+        return f"PostgreSQL error {exc.sqlstate}: {exc.args[0] if exc.args else type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return f"network error: {exc.strerror or type(exc).__name__}"
+    return f"{type(exc).__name__}: the connection failed"

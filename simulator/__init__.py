@@ -1,0 +1,1 @@
+"""A bundled TimeMoto: builds, signs and delivers `attendance.inserted` webhooks."""
