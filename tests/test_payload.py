@@ -2,21 +2,19 @@
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from service.payload import InvalidDelivery, NotJson, decode, parse_delivery, type_pointage
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "attendance.inserted.json"
+from tests.support.samples import SAMPLE_PATH, sample_delivery
 
 
 def sample() -> dict:
-    return json.loads(SAMPLE.read_text())
+    return sample_delivery()
 
 
 def test_the_sample_delivery_becomes_an_entree_at_the_rounded_instant() -> None:
-    delivery = parse_delivery(decode(SAMPLE.read_bytes()))
+    delivery = parse_delivery(decode(SAMPLE_PATH.read_bytes()))
     punch = delivery.punch
     assert punch is not None
     assert punch.event_id == "tm_3f9c2a7e51b04d8c9e6a1b2c3d4e5f60"

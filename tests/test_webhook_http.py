@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,13 +13,13 @@ import pytest
 from conftest import WEBHOOK_SECRET
 from service.signature import sign
 from simulator.harness import Database, ServiceProcess
+from tests.support.samples import sample_delivery
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "attendance.inserted.json"
 PATH = "/api/webhooks/timemoto/pointage"
 
 
 def delivery(**changes: Any) -> dict[str, Any]:
-    document = json.loads(SAMPLE.read_text())
+    document = sample_delivery()
     document["id"] = f"tm_{uuid.uuid4().hex}"
     document.update(changes)
     return document
