@@ -8,12 +8,14 @@ Each example uses fresh user ids on one shared database (no truncation between e
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 from service.payload import Punch, TypePointage
 from service.schema import schema_sql
 from service.worktime import monthly_summaries
-from tests.support.worktime import PunchDatabase, at
+from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
 
 KINDS: list[TypePointage] = ["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]
 ZONES = ["Africa/Tunis", "Europe/Paris"]
@@ -181,3 +183,34 @@ def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> N
             "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
         )
         assert stored[0][0] == minutes
+
+
+async def _deliver_concurrently(url: str, shares: list[list[Punch]]) -> None:
+    async def deliver(share: list[Punch]) -> None:
+        connection = await asyncpg.connect(url, timeout=10)
+        try:
+            for made in share:  # one transaction per punch, as the service commits them
+                await connection.execute(INSERT_SQL, *row(made))
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(deliver(share) for share in shares))
+
+
+def test_concurrent_deliveries_give_the_same_months(
+    punches_db: PunchDatabase, database_url: str
+) -> None:
+    """Four connections deliver the punches of the same users at once, in random order."""
+    rng = random.Random(20261130)
+    tag = uuid.uuid4().hex[:12]
+    users = [f"conc-{tag}-{n}" for n in range(3)]
+    punches: list[Punch] = []
+    for user in users:
+        instant = BASES[rng.randrange(len(BASES))]
+        for _ in range(60):
+            instant += timedelta(seconds=rng.choice([0, 60, 1800, 4 * 3600, 9 * 3600]))
+            punches.append(at(user, rng.choice(KINDS[:2] * 3 + KINDS), instant, rng.choice(ZONES)))
+    deliveries = punches + rng.sample(punches, 20)  # some delivered twice, on another connection
+    rng.shuffle(deliveries)
+    asyncio.run(_deliver_concurrently(database_url, [deliveries[i::4] for i in range(4)]))
+    assert punches_db.summaries(users) == monthly_summaries(punches)
