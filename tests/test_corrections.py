@@ -3,10 +3,8 @@ visible as unapplied with the reason. The matching rules alone, then over real H
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +13,8 @@ from conftest import WEBHOOK_SECRET
 from service.corrections import Candidate, ClockingRef, Match, Unapplied, clocking_ref, match
 from service.signature import sign
 from simulator.harness import Database, ServiceProcess
+from tests.support.samples import sample_delivery
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "attendance.inserted.json"
 PATH = "/api/webhooks/timemoto/pointage"
 
 REF = ClockingRef("u", "2026-11-30T06:58:43.1274410Z", -17)
@@ -61,7 +59,7 @@ def test_a_correction_without_user_or_keys_names_nothing() -> None:
 def clocking(
     event: str, user: str, kind: int, logged: str, inserted: str, hash_: int
 ) -> dict[str, Any]:
-    document: dict[str, Any] = copy.deepcopy(json.loads(SAMPLE.read_text()))
+    document: dict[str, Any] = sample_delivery()
     document["id"] = f"tm_{uuid.uuid4().hex}"
     document["event"] = event
     data = document["data"]
