@@ -8,9 +8,8 @@ Runs on the embedded PostgreSQL in a temporary directory unless DATABASE_URL is 
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from service.embedded import start_embedded
+from service.embedded import temporary_embedded
 from service.signature import sign
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
@@ -33,13 +32,10 @@ SECRET = "bench-outage-secret"  # noqa: S105 - a throwaway secret for a local ru
 RETURN_DEADLINE = 30.0
 
 
-def database_url() -> str:
+def database_url(stack: contextlib.ExitStack) -> str:
     if url := os.environ.get("DATABASE_URL"):
         return url
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-outage-pg-"))
-    # atexit runs last-registered first: the server stops, then its directory goes.
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
-    return start_embedded(data_dir)
+    return stack.enter_context(temporary_embedded("bench-outage-pg-"))
 
 
 def post(client: httpx.Client, delivery: dict[str, object]) -> tuple[float, int, str]:
@@ -59,9 +55,9 @@ def punches(count: int) -> list[dict[str, object]]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-outage-") as tmp:
-        workdir = Path(tmp)
-        url = database_url()
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-outage-")))
+        url = database_url(stack)
         with FaultProxy(upstream_of(url)).start() as proxy:
             env = {
                 "TIMEMOTO_WEBHOOK_SECRET": SECRET,

@@ -13,11 +13,9 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,10 +114,10 @@ async def _measure(connection: asyncpg.Connection) -> int:
 def main() -> int:
     if url := os.environ.get("DATABASE_URL"):
         return asyncio.run(measure(url))
-    from service.embedded import start_embedded
+    from service.embedded import temporary_embedded
 
-    with tempfile.TemporaryDirectory(prefix="bench-worktime-") as data_dir:
-        return asyncio.run(measure(start_embedded(Path(data_dir))))
+    with temporary_embedded("bench-worktime-") as url:
+        return asyncio.run(measure(url))
 
 
 if __name__ == "__main__":

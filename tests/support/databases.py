@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from service.embedded import start_embedded
+from service.embedded import temporary_embedded
 
 
 def _docker_answers() -> bool:
@@ -39,8 +37,8 @@ def postgres_server() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    with tempfile.TemporaryDirectory(prefix="pointage-test-pg-") as data_dir:
-        yield start_embedded(Path(data_dir))
+    with temporary_embedded("pointage-test-pg-") as url:
+        yield url
 
 
 def with_database(url: str, name: str) -> str:
