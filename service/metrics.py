@@ -5,6 +5,8 @@ Each application has its own registry (no process-wide state), kept in `app.stat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar import Response, get
 from litestar.datastructures import State
 from prometheus_client import (
@@ -18,8 +20,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.runtime import Runtime
 from service.schema import check_schema
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
 
 PATH = "/metrics"
 
