@@ -3,50 +3,22 @@ the process ends cleanly, and no acknowledged delivery is missing."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from conftest import WEBHOOK_SECRET
 from service.signature import sign
 from simulator.harness import Database, ServiceProcess, wait_until
 from tests.support.databases import fresh_database
+from tests.support.locks import inserts_wait
 from tests.test_webhook_http import PATH, delivery
 
 THREADS = 8
 VERIFIER = "/api/database/verifier-tables-pointage"
-
-
-@contextlib.contextmanager
-def inserts_wait(url: str) -> Iterator[None]:
-    """Hold a lock that makes every insert into `pointage` wait until the block ends."""
-    locked, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        connection = await asyncpg.connect(url, timeout=10)
-        try:
-            async with connection.transaction():
-                await connection.execute("LOCK TABLE pointage IN SHARE ROW EXCLUSIVE MODE")
-                locked.set()
-                await asyncio.to_thread(release.wait)
-        finally:
-            await connection.close()
-
-    holder = threading.Thread(target=asyncio.run, args=(hold(),))
-    holder.start()
-    try:
-        assert locked.wait(30), "could not lock pointage"
-        yield
-    finally:
-        release.set()
-        holder.join(30)
 
 
 class Load:

@@ -20,6 +20,7 @@ from service.logs import JsonFormatter, Redactor, TextFormatter, fields, secrets
 from service.signature import sign
 from simulator.harness import ServiceProcess
 from tests.support.databases import fresh_database
+from tests.support.locks import inserts_wait
 from tests.test_webhook_http import PATH, delivery, post
 
 DB_PASSWORD = "db-pw-Zq81-never-logged"
@@ -168,3 +169,30 @@ def test_a_bad_log_format_is_refused_in_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
         Settings.from_env({"LOG_FORMAT": "xml"}, tmp_path / "absent.env")
+
+
+def test_a_delivery_the_database_could_not_take_is_logged_with_its_answer(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    """A statement timeout (500 today; 202 once deliveries are spooled) still gets its line."""
+    with fresh_database(postgres_server_url, "logs_timeout") as url:
+        env = {
+            "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": url,
+            "SPOOL_DIR": str(tmp_path / "spool"),
+            "DATA_DIR": str(tmp_path / "data"),
+            "DB_STATEMENT_TIMEOUT": "0.5",
+            "LOG_FORMAT": "json",
+        }
+        with ServiceProcess(tmp_path, env) as service:
+            document = delivery()
+            with inserts_wait(url):
+                response = post(service, json.dumps(document).encode())
+            service.stop()
+            log = service.log()
+    lines = [json.loads(line) for line in log.splitlines() if document["id"] in line]
+    mine = [line for line in lines if line["message"] == "webhook delivery"]
+    assert len(mine) == 1
+    assert mine[0]["http_status"] == response.status_code != 200
+    assert mine[0]["answer"] == response.json()["status"]
+    assert "postgresql://" not in log
