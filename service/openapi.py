@@ -232,4 +232,5 @@ def openapi_config() -> OpenAPIConfig:
         description=DESCRIPTION,
         path="/schema",
         render_plugins=[SwaggerRenderPlugin()],
+        use_handler_docstrings=True,
     )

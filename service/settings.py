@@ -11,7 +11,7 @@ from service.signature import parse_secrets
 
 MAX_BODY_BYTES = 256 * 1024
 LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigurationError(Exception):

@@ -100,6 +100,7 @@ def test_the_openapi_document_lists_both_endpoints_with_examples(service: Servic
     assert {PATH, VERIFIER, "/health", "/ready", "/metrics"} <= set(document["paths"])
 
     webhook = document["paths"][PATH]["post"]
+    assert "TimeMoto delivery" in webhook["description"]  # the handler's docstring
     body = webhook["requestBody"]["content"]["application/json"]["examples"]
     sample = json.loads(SAMPLE.read_text())
     assert _without_nulls(body["attendance.inserted"]["value"]) == _without_nulls(sample)
