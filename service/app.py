@@ -16,6 +16,7 @@ from service.metrics import Metrics, prometheus_metrics
 from service.openapi import openapi_config
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
+from service.shutdown import exit_cleanly_after_shutdown
 from service.verifier import verifier_tables_pointage
 from service.webhook import PATH as WEBHOOK_PATH
 from service.webhook import receive_pointage
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await runtime.stop()
+            exit_cleanly_after_shutdown()
 
     return Litestar(
         route_handlers=[
