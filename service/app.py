@@ -6,22 +6,22 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from service.health import health, ready
+from service.logs import configure_logging, secrets_of
+from service.metrics import Metrics, prometheus_metrics
+from service.openapi import openapi_config
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
+from service.shutdown import exit_cleanly_after_shutdown
 from service.verifier import verifier_tables_pointage
+from service.webhook import PATH as WEBHOOK_PATH
 from service.webhook import receive_pointage
 
 log = logging.getLogger(__name__)
-
-
-@get("/health")
-async def health() -> dict[str, str]:
-    """The process is up (says nothing of the database)."""
-    return {"status": "ok"}
 
 
 ErrorBody = dict[str, str]
@@ -43,8 +43,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.require_secret()
     except ConfigurationError as exc:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets_of(settings.webhook_secrets, settings.database_url),
+        skip_access_paths=[WEBHOOK_PATH],
     )
 
     @asynccontextmanager
@@ -55,9 +59,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await runtime.stop()
+            exit_cleanly_after_shutdown()
 
     return Litestar(
-        route_handlers=[receive_pointage, verifier_tables_pointage, health],
+        route_handlers=[
+            receive_pointage,
+            verifier_tables_pointage,
+            health,
+            ready,
+            prometheus_metrics,
+        ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
+        state=State({"metrics": Metrics()}),
+        openapi_config=openapi_config(),
+        logging_config=None,  # configure_logging above owns logging; Litestar's would replace it
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 from service.signature import parse_secrets
 
 MAX_BODY_BYTES = 256 * 1024
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigurationError(Exception):
@@ -50,6 +52,13 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(key) or default).strip()
+    if value.upper() not in {a.upper() for a in allowed}:
+        raise ConfigurationError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     webhook_secrets: tuple[str, ...]
@@ -87,8 +96,8 @@ class Settings:
             schema_auto_apply=_bool(env, "SCHEMA_AUTO_APPLY", True),
             host=env.get("HOST") or "127.0.0.1",
             port=port,
-            log_format=(env.get("LOG_FORMAT") or "text").lower(),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS).lower(),
+            log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS).upper(),
         )
 
     def require_secret(self) -> None:

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
+from service.openapi import VERIFIER_ANSWERS, responses
 from service.schema import DatabaseHealth, SchemaObject, check_schema
 
 PATH = "/api/database/verifier-tables-pointage"
@@ -36,7 +37,8 @@ async def verify_tables(state: State) -> VerifierAnswer:
     )
 
 
-@get(PATH)
+@get(PATH, responses=responses(VerifierAnswer, VERIFIER_ANSWERS))
 async def verifier_tables_pointage(state: State) -> Response[VerifierAnswer]:
+    """The database and every object of the schema (CONTRACT §4): 200 when all is in place."""
     answer = await verify_tables(state)
     return Response(answer, status_code=200 if answer.ok else 503)

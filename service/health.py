@@ -1,0 +1,42 @@
+"""`GET /health` (the process is up), `GET /ready` (it can store punches: database, schema)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Response, get
+from litestar.datastructures import State
+
+from service.metrics import Metrics
+from service.schema import check_schema
+
+
+class HealthAnswer(msgspec.Struct):
+    status: str
+
+
+class ReadyAnswer(msgspec.Struct):
+    ready: bool
+    database_reachable: bool
+    missing: list[str]
+    error: str | None
+
+
+@get("/health")
+async def health() -> HealthAnswer:
+    """The process is up (says nothing of the database)."""
+    return HealthAnswer(status="ok")
+
+
+@get("/ready")
+async def ready(state: State) -> Response[ReadyAnswer]:
+    """200 when the database answers and every schema object is in place, else 503."""
+    report = await check_schema(state.runtime.target)
+    metrics: Metrics = state.metrics
+    metrics.record_database_check(report.database.reachable)
+    answer = ReadyAnswer(
+        ready=report.ok,
+        database_reachable=report.database.reachable,
+        missing=report.missing,
+        error=report.database.error,
+    )
+    return Response(answer, status_code=200 if answer.ready else 503)

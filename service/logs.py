@@ -1,0 +1,156 @@
+"""Logging: one format for our lines and uvicorn's, JSON in production, and nothing secret.
+
+`LOG_FORMAT=json` writes one JSON object per line (journald, pm2 and log shippers read them);
+`text` writes readable lines for a terminal. Structured fields travel in `extra={"fields": ...}`
+and become JSON keys or `key=value` pairs. Every line passes through `Redactor` last, so a
+secret, a signature, a password or a database URL cannot reach the log even by mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+FIELDS = "fields"  # the `extra` key that carries a record's structured fields
+
+# Whoever set these up before us (uvicorn's dictConfig) gets our handler instead.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_MARK = "_timemoto_pointage"  # tags our handler so configuring twice replaces it
+
+_DATABASE_URL = re.compile(r"\bpostgres(?:ql)?(?:\+\w+)?://\S*", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+_SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
+_SHORTEST_SECRET = 4  # shorter "secrets" would blank out ordinary words
+
+
+def fields(**values: Any) -> dict[str, dict[str, Any]]:
+    """`log.info("...", extra=fields(event_id=..., ...))`."""
+    return {FIELDS: values}
+
+
+class Redactor:
+    """Removes the given secrets, any database URL, URL passwords and HMAC-SHA256 hex digests."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so that a secret containing another one is removed whole.
+        self._secrets = sorted(
+            {s for s in secrets if len(s) >= _SHORTEST_SECRET}, key=len, reverse=True
+        )
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        text = _DATABASE_URL.sub("[database url]", text)
+        text = _URL_PASSWORD.sub(r"\1[redacted]@", text)
+        return _SIGNATURE.sub("[signature]", text)
+
+
+def secrets_of(webhook_secrets: Iterable[str], database_url: str | None) -> list[str]:
+    """What must never be logged: the webhook secrets and the database password."""
+    secrets = list(webhook_secrets)
+    if database_url:
+        try:
+            password = make_url(database_url).password
+        except Exception:  # noqa: BLE001 - an unparsable URL still gets the URL patterns
+            password = None
+        if password:
+            secrets.append(str(password))
+    return secrets
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    instant = datetime.fromtimestamp(record.created, UTC)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _structured(record: logging.LogRecord) -> Mapping[str, Any]:
+    values = getattr(record, FIELDS, None)
+    return values if isinstance(values, Mapping) else {}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_structured(record),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-30T06:58:43.127Z INFO service.webhook: message key=value ...`"""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"]
+        parts += [f"{key}={_text_value(value)}" for key, value in _structured(record).items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return self._redact(line)
+
+
+def _text_value(value: Any) -> str:
+    """Bare when it is one plain word, else JSON-quoted (no value can forge a new field or line)."""
+    text = "-" if value is None else str(value)
+    if text and re.fullmatch(r"[\w.:/@+-]+", text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+class SkipPaths(logging.Filter):
+    """Drops uvicorn access lines for paths that log a better line of their own."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record args: (client, method, path, http_version, status)
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return not args[2].startswith(self._prefixes)
+        return True
+
+
+def configure_logging(
+    level: str, log_format: str, secrets: Iterable[str], skip_access_paths: Iterable[str] = ()
+) -> None:
+    """Install our handler on the root logger and route uvicorn's loggers through it."""
+    redact = Redactor(secrets)
+    handler = logging.StreamHandler(sys.stdout)  # pm2 would show stderr as errors
+    handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
+    setattr(handler, _MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    for old_filter in [f for f in access.filters if isinstance(f, SkipPaths)]:
+        access.removeFilter(old_filter)
+    if prefixes := tuple(skip_access_paths):
+        access.addFilter(SkipPaths(*prefixes))

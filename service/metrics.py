@@ -1,0 +1,101 @@
+"""Prometheus metrics at `GET /metrics`: deliveries, their duration, the spool, the database.
+
+Each application has its own registry (no process-wide state), kept in `app.state.metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar import Response, get
+from litestar.datastructures import State
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from service.schema import check_schema
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+PATH = "/metrics"
+
+# Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.deliveries = Counter(
+            "timemoto_deliveries",
+            "Webhook deliveries answered, by answer status and HTTP status.",
+            ["answer", "http_status"],
+            registry=self.registry,
+        )
+        self.delivery_duration = Histogram(
+            "timemoto_delivery_duration_seconds",
+            "Time to answer a webhook delivery, body reading included.",
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.spool_pending = Gauge(
+            "timemoto_spool_pending",
+            "Acknowledged deliveries waiting in the spool for the database.",
+            registry=self.registry,
+        )
+        self.database_up = Gauge(
+            "timemoto_database_up",
+            "1 when the database was reachable at the last check, else 0.",
+            registry=self.registry,
+        )
+        self.last_database_check: bool | None = None
+
+    def observe_delivery(self, answer: str, http_status: int, seconds: float) -> None:
+        self.deliveries.labels(answer=answer, http_status=str(http_status)).inc()
+        self.delivery_duration.observe(seconds)
+
+    def record_database_check(self, reachable: bool) -> None:
+        self.last_database_check = reachable
+        self.database_up.set(1 if reachable else 0)
+
+
+def spool_pending(runtime: object) -> int:
+    """Deliveries in the spool; 0 while the runtime has no spool (it is added on another branch)."""
+    spool = getattr(runtime, "spool", None)
+    return int(spool.pending()) if spool is not None else 0
+
+
+def runtime_database_up(runtime: object) -> bool | None:
+    """What the runtime believes of the database, when it tracks it (`runtime.database_up`)."""
+    up = getattr(runtime, "database_up", None)
+    return None if up is None else bool(up)
+
+
+async def refresh(metrics: Metrics, runtime: Runtime) -> None:
+    """Bring the gauges up to date before a scrape."""
+    metrics.spool_pending.set(spool_pending(runtime))
+    believed = runtime_database_up(runtime)
+    if believed is not None:
+        metrics.database_up.set(1 if believed else 0)
+        return
+    # No tracker in the runtime: check now (one connection, bounded by the connect timeout).
+    report = await check_schema(runtime.target)
+    metrics.record_database_check(report.database.reachable)
+
+
+@get(PATH, media_type=CONTENT_TYPE_LATEST)
+async def prometheus_metrics(state: State) -> Response[bytes]:
+    """Prometheus text exposition format."""
+    metrics: Metrics = state.metrics
+    await refresh(metrics, state.runtime)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

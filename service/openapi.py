@@ -1,0 +1,236 @@
+"""The OpenAPI document (`/schema`, `/schema/openapi.json`): what each endpoint takes and answers.
+
+Examples are data only; the handlers attach them (webhook.py, verifier.py). No handler is imported
+here, so that every module may import this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
+
+from service.reception import WebhookAnswer
+from service.schema import EXPECTED_OBJECTS
+from service.signature import HEADER
+
+DESCRIPTION = """\
+TimeMoto calls the webhook for every clocking; the service checks the `Timemoto-Signature`
+(hex HMAC-SHA256 of the raw body with the shared secret), stores the punch in PostgreSQL
+(`pointage`) and the database keeps the monthly worked time. An acknowledged delivery (200 or 202)
+is never lost. The verifier says whether the database and every schema object are in place.
+"""
+
+# A delivery in TimeMoto's exact shape (the contract's sample; values invented).
+ATTENDANCE_INSERTED: dict[str, Any] = {
+    "id": "tm_3f9c2a7e51b04d8c9e6a1b2c3d4e5f60",
+    "event": "attendance.inserted",
+    "sequence": 18342,
+    "dispatchedAt": 1796021925,
+    "data": {
+        "clockingType": "In",
+        "deviceSerialNumber": "125058917500311",
+        "clientId": "6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43",
+        "userId": "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c",
+        "userCardNumber": "10884221",
+        "userFirstName": "Amira",
+        "userLastName": "Ben Salah",
+        "userFullName": "Amira Ben Salah",
+        "userEmployeeNumber": "LP-014",
+        "departmentId": None,
+        "departmentName": None,
+        "locationId": "0c9b8a7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d",
+        "locationName": "Atelier Ksar Hellal",
+        "projectId": None,
+        "projectName": None,
+        "projectCode": None,
+        "timeZone": "Africa/Tunis",
+        "timeLogged": "2026-11-30T07:58:41",
+        "timeLoggedRounded": "2026-11-30T08:00:00",
+        "timeInserted": "2026-11-30T06:58:43.1274410Z",
+        "clockingActionTypeId": 0,
+        "verificationModeId": 4,
+        "recordHash": -1730805271945493659,
+        "recordIgnored": False,
+        "clockingPairId": "Pairs_Sequences_6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43_"
+        "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c_2026_11_30_5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+        "clockingSequenceId": "Sequences_6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43_"
+        "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c_2026_11_30",
+        "planningId": 0,
+        "absenceTypeId": None,
+        "absenceTypeName": None,
+        "color": None,
+        "comment": None,
+        "payPeriodId": "7e6d5c4b-3a2f-4e1d-9c8b-7a6f5e4d3c2b",
+        "payPeriodName": "48",
+    },
+}
+
+_EVENT_ID = ATTENDANCE_INSERTED["id"]
+
+# CONTRACT §1: every answer of the webhook, by HTTP status: (description, {example: body}).
+WEBHOOK_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
+    200: (
+        "Acknowledged: stored, a duplicate of an earlier delivery, or another event kept aside.",
+        {
+            "stored": {"status": "stored", "event_id": _EVENT_ID},
+            "duplicate": {"status": "duplicate", "event_id": _EVENT_ID},
+            "ignored": {"status": "ignored", "event_id": _EVENT_ID},
+        },
+    ),
+    202: (
+        "Acknowledged: the database is unavailable; the delivery is spooled and written later.",
+        {"queued": {"status": "queued", "event_id": _EVENT_ID}},
+    ),
+    400: (
+        "The body is not JSON.",
+        {"not json": {"status": "error", "reason": "body is not valid JSON: ..."}},
+    ),
+    401: (
+        "The signature is missing or does not match.",
+        {
+            "signature": {
+                "status": "error",
+                "event_id": _EVENT_ID,
+                "reason": "signature does not match: check Timemoto-Signature and the shared "
+                "secret",
+            }
+        },
+    ),
+    413: (
+        "The body is over 256 KiB.",
+        {"too large": {"status": "error", "reason": "body over 256 KiB"}},
+    ),
+    422: (
+        "Signed, but not a valid TimeMoto delivery; the reason says why.",
+        {
+            "invalid": {
+                "status": "error",
+                "event_id": _EVENT_ID,
+                "reason": "not a valid TimeMoto delivery: `data.timeZone` 'Mars/Olympus' is not "
+                "an IANA time zone",
+            }
+        },
+    ),
+    503: (
+        "Neither the database nor the spool can take the delivery; TimeMoto will retry.",
+        {"unavailable": {"status": "error", "event_id": _EVENT_ID, "reason": "..."}},
+    ),
+}
+
+
+def _objects(missing: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [{"name": n, "kind": k, "exists": n not in missing} for n, k in EXPECTED_OBJECTS]
+
+
+VERIFIER_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
+    200: (
+        "The database answers and every object of the schema is in place.",
+        {
+            "ok": {
+                "ok": True,
+                "database": {"reachable": True, "latency_ms": 1.7, "error": None},
+                "objects": _objects(),
+                "missing": [],
+                "spool": {"pending": 0},
+            }
+        },
+    ),
+    503: (
+        "The database does not answer, or objects are missing (named in `missing`).",
+        {
+            "unreachable": {
+                "ok": False,
+                "database": {
+                    "reachable": False,
+                    "latency_ms": None,
+                    "error": "connection refused: is PostgreSQL running and reachable from "
+                    "this host?",
+                },
+                "objects": _objects(("pointage", "pointage_resume", "v_pointage_detail")),
+                "missing": ["pointage", "pointage_resume", "v_pointage_detail"],
+                "spool": {"pending": 3},
+            }
+        },
+    ),
+}
+
+
+def responses(
+    container: type, answers: dict[int, tuple[str, dict[str, dict[str, Any]]]]
+) -> dict[int, ResponseSpec]:
+    """`responses=` for a route handler: one documented answer per status, with its examples."""
+    return {
+        status: ResponseSpec(
+            data_container=container,
+            description=description,
+            generate_examples=False,
+            examples=[
+                Example(id=name, summary=name, value=body) for name, body in examples.items()
+            ],
+        )
+        for status, (description, examples) in answers.items()
+    }
+
+
+def webhook_responses() -> dict[int, ResponseSpec]:
+    return responses(WebhookAnswer, WEBHOOK_ANSWERS)
+
+
+@dataclass
+class WebhookOperation(Operation):
+    """The webhook reads its raw body itself (the signature covers the bytes), so Litestar sees no
+    `data` parameter: describe the body and the signature header here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            description="A TimeMoto delivery, as TimeMoto sends it (unknown fields are kept).",
+            required=True,
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.OBJECT, required=["id", "event"]),
+                    examples={"attendance.inserted": Example(value=ATTENDANCE_INSERTED)},
+                )
+            },
+        )
+        self.parameters = [
+            Parameter(
+                name=HEADER,
+                param_in="header",
+                required=True,
+                schema=Schema(type=OpenAPIType.STRING),
+                description="Hex HMAC-SHA256 of the raw body with the shared secret "
+                "(`sha256=` prefix optional).",
+            ),
+            *(self.parameters or []),
+        ]
+
+
+def _version() -> str:
+    try:
+        return version("timemoto-pointage")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="TimeMoto pointage",
+        version=_version(),
+        description=DESCRIPTION,
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        use_handler_docstrings=True,
+    )

@@ -1,0 +1,142 @@
+"""What an operator curls: /health, /ready, /metrics, and the OpenAPI document at /schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.metrics import runtime_database_up, spool_pending
+from service.schema import schema_sql
+from simulator.harness import Database, ServiceProcess
+from tests.test_webhook_http import PATH, SAMPLE, delivery, post
+
+VERIFIER = "/api/database/verifier-tables-pointage"
+
+
+def samples(service: ServiceProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = httpx.get(f"{service.base_url}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_health_says_the_process_is_up(service: ServiceProcess) -> None:
+    response = httpx.get(f"{service.base_url}/health", timeout=10)
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_ready_is_200_with_the_schema_and_503_without(
+    service: ServiceProcess, database: Database
+) -> None:
+    ready = httpx.get(f"{service.base_url}/ready", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "database_reachable": True, "missing": [], "error": None}
+    database.execute("DROP VIEW v_pointage_detail")
+    try:
+        not_ready = httpx.get(f"{service.base_url}/ready", timeout=10)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["ready"] is False
+        assert not_ready.json()["missing"] == ["v_pointage_detail"]
+    finally:
+        database.execute(schema_sql())
+    assert httpx.get(f"{service.base_url}/ready", timeout=10).status_code == 200
+
+
+def test_metrics_count_deliveries_by_answer_and_time_them(service: ServiceProcess) -> None:
+    stored = ("timemoto_deliveries_total", (("answer", "stored"), ("http_status", "200")))
+    refused = ("timemoto_deliveries_total", (("answer", "error"), ("http_status", "401")))
+    durations = ("timemoto_delivery_duration_seconds_count", ())
+    before = samples(service)
+    body = json.dumps(delivery()).encode()
+    assert post(service, body).status_code == 200
+    assert post(service, body).json()["status"] == "duplicate"
+    assert post(service, body, signature="0" * 64).status_code == 401
+    after = samples(service)
+    assert after[stored] - before.get(stored, 0) == 1
+    assert after[refused] - before.get(refused, 0) == 1
+    assert after[durations] - before.get(durations, 0) == 3
+    assert after[("timemoto_database_up", ())] == 1
+    assert after[("timemoto_spool_pending", ())] == 0
+
+
+@dataclass
+class _Spool:
+    waiting: int
+
+    def pending(self) -> int:
+        return self.waiting
+
+
+@dataclass
+class _RuntimeWithSpool:
+    spool: _Spool
+    database_up: bool
+
+
+def test_spool_depth_and_database_up_come_from_the_runtime_when_it_has_them() -> None:
+    assert spool_pending(object()) == 0  # no spool yet (it comes from another branch)
+    assert runtime_database_up(object()) is None  # so /metrics checks the database itself
+    runtime = _RuntimeWithSpool(_Spool(7), database_up=False)
+    assert spool_pending(runtime) == 7
+    assert runtime_database_up(runtime) is False
+
+
+def test_the_openapi_document_lists_both_endpoints_with_examples(service: ServiceProcess) -> None:
+    response = httpx.get(f"{service.base_url}/schema/openapi.json", timeout=10)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["info"]["title"] == "TimeMoto pointage"
+    assert document["info"]["version"]
+    assert "HMAC-SHA256" in document["info"]["description"]
+    assert {PATH, VERIFIER, "/health", "/ready", "/metrics"} <= set(document["paths"])
+
+    webhook = document["paths"][PATH]["post"]
+    assert "TimeMoto delivery" in webhook["description"]  # the handler's docstring
+    body = webhook["requestBody"]["content"]["application/json"]["examples"]
+    sample = json.loads(SAMPLE.read_text())
+    assert _without_nulls(body["attendance.inserted"]["value"]) == _without_nulls(sample)
+    assert "Timemoto-Signature" in [p["name"] for p in webhook["parameters"]]
+    answers = _examples(webhook["responses"])
+    assert set(answers) == {"200", "202", "400", "401", "413", "422", "503"}
+    assert [e["status"] for e in answers["200"]] == ["stored", "duplicate", "ignored"]
+    assert [e["status"] for e in answers["202"]] == ["queued"]
+    refusals = [e for code in ("400", "401", "413", "422", "503") for e in answers[code]]
+    assert refusals
+    assert all(e["status"] == "error" for e in refusals)
+
+    verifier = _examples(document["paths"][VERIFIER]["get"]["responses"])
+    assert [e["ok"] for e in verifier["200"]] == [True]
+    assert [e["ok"] for e in verifier["503"]] == [False]
+    assert verifier["200"][0]["spool"] == {"pending": 0}
+
+    assert httpx.get(f"{service.base_url}/schema", timeout=10).status_code == 200
+
+
+def _examples(responses: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        code: [e["value"] for e in answer["content"]["application/json"]["examples"].values()]
+        for code, answer in responses.items()
+        if "examples" in answer.get("content", {}).get("application/json", {})
+    }
+
+
+def _without_nulls(value: Any) -> Any:
+    """Litestar leaves null members out of examples; everything else must be the sample's."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", VERIFIER])
+def test_operator_requests_keep_their_access_line(service: ServiceProcess, path: str) -> None:
+    httpx.get(f"{service.base_url}{path}", timeout=10)
+    assert f'"GET {path} HTTP/1.1"' in service.log()  # the access line stays for these
