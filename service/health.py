@@ -6,7 +6,6 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-from service.metrics import Metrics
 from service.schema import check_schema
 
 
@@ -31,8 +30,6 @@ async def health() -> HealthAnswer:
 async def ready(state: State) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
     report = await check_schema(state.runtime.target)
-    metrics: Metrics = state.metrics
-    metrics.record_database_check(report.database.reachable)
     answer = ReadyAnswer(
         ready=report.ok,
         database_reachable=report.database.reachable,

@@ -5,6 +5,7 @@ Each application has its own registry (no process-wide state), kept in `app.stat
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from litestar import Response, get
@@ -19,8 +20,6 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-
-from service.schema import check_schema
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -55,42 +54,19 @@ class Metrics:
         )
         self.database_up = Gauge(
             "timemoto_database_up",
-            "1 when the database was reachable at the last check, else 0.",
+            "1 while the circuit breaker believes the database takes writes, else 0.",
             registry=self.registry,
         )
-        self.last_database_check: bool | None = None
 
     def observe_delivery(self, answer: str, http_status: int, seconds: float) -> None:
         self.deliveries.labels(answer=answer, http_status=str(http_status)).inc()
         self.delivery_duration.observe(seconds)
 
-    def record_database_check(self, reachable: bool) -> None:
-        self.last_database_check = reachable
-        self.database_up.set(1 if reachable else 0)
-
-
-def spool_pending(runtime: object) -> int:
-    """Deliveries in the spool; 0 while the runtime has no spool (it is added on another branch)."""
-    spool = getattr(runtime, "spool", None)
-    return int(spool.pending()) if spool is not None else 0
-
-
-def runtime_database_up(runtime: object) -> bool | None:
-    """What the runtime believes of the database, when it tracks it (`runtime.database_up`)."""
-    up = getattr(runtime, "database_up", None)
-    return None if up is None else bool(up)
-
 
 async def refresh(metrics: Metrics, runtime: Runtime) -> None:
-    """Bring the gauges up to date before a scrape."""
-    metrics.spool_pending.set(spool_pending(runtime))
-    believed = runtime_database_up(runtime)
-    if believed is not None:
-        metrics.database_up.set(1 if believed else 0)
-        return
-    # No tracker in the runtime: check now (one connection, bounded by the connect timeout).
-    report = await check_schema(runtime.target)
-    metrics.record_database_check(report.database.reachable)
+    """Bring the gauges up to date before a scrape (the spool count runs off the event loop)."""
+    metrics.spool_pending.set(await asyncio.to_thread(runtime.spool.pending))
+    metrics.database_up.set(1 if runtime.database_up else 0)
 
 
 @get(PATH, media_type=CONTENT_TYPE_LATEST)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.metrics import runtime_database_up, spool_pending
 from service.schema import schema_sql
 from simulator.harness import Database, ServiceProcess
-from tests.test_webhook_http import PATH, SAMPLE, delivery, post
+from tests.support.samples import sample_delivery
+from tests.test_webhook_http import PATH, delivery, post
 
 VERIFIER = "/api/database/verifier-tables-pointage"
 
@@ -68,28 +67,6 @@ def test_metrics_count_deliveries_by_answer_and_time_them(service: ServiceProces
     assert after[("timemoto_spool_pending", ())] == 0
 
 
-@dataclass
-class _Spool:
-    waiting: int
-
-    def pending(self) -> int:
-        return self.waiting
-
-
-@dataclass
-class _RuntimeWithSpool:
-    spool: _Spool
-    database_up: bool
-
-
-def test_spool_depth_and_database_up_come_from_the_runtime_when_it_has_them() -> None:
-    assert spool_pending(object()) == 0  # no spool yet (it comes from another branch)
-    assert runtime_database_up(object()) is None  # so /metrics checks the database itself
-    runtime = _RuntimeWithSpool(_Spool(7), database_up=False)
-    assert spool_pending(runtime) == 7
-    assert runtime_database_up(runtime) is False
-
-
 def test_the_openapi_document_lists_both_endpoints_with_examples(service: ServiceProcess) -> None:
     response = httpx.get(f"{service.base_url}/schema/openapi.json", timeout=10)
     assert response.status_code == 200
@@ -102,7 +79,7 @@ def test_the_openapi_document_lists_both_endpoints_with_examples(service: Servic
     webhook = document["paths"][PATH]["post"]
     assert "TimeMoto delivery" in webhook["description"]  # the handler's docstring
     body = webhook["requestBody"]["content"]["application/json"]["examples"]
-    sample = json.loads(SAMPLE.read_text())
+    sample = sample_delivery()
     assert _without_nulls(body["attendance.inserted"]["value"]) == _without_nulls(sample)
     assert "Timemoto-Signature" in [p["name"] for p in webhook["parameters"]]
     answers = _examples(webhook["responses"])

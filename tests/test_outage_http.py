@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -70,6 +71,30 @@ def test_a_delivery_during_a_network_fault_is_queued_then_written(
     assert wait_until(lambda: all(stored(database, d["id"]) for d in documents), 30)
     assert wait_until(lambda: verifier(proxied).json()["spool"]["pending"] == 0, 10)
     assert verifier(proxied).status_code == 200
+
+
+def test_metrics_show_the_spool_depth_and_the_database_down(
+    proxied: ServiceProcess, proxy: FaultProxy, database: Database
+) -> None:
+    assert post(proxied, a_delivery()).json()["status"] == "stored"
+    assert gauges(proxied) == {"timemoto_database_up": 1.0, "timemoto_spool_pending": 0.0}
+    proxy.set_mode("blackhole")
+    documents = [a_delivery() for _ in range(2)]
+    assert [post(proxied, d).status_code for d in documents] == [202, 202]
+    assert gauges(proxied) == {"timemoto_database_up": 0.0, "timemoto_spool_pending": 2.0}
+    proxy.set_mode("pass")
+    assert wait_until(lambda: all(stored(database, d["id"]) for d in documents), 30)
+    assert wait_until(lambda: gauges(proxied)["timemoto_spool_pending"] == 0.0, 10)
+
+
+def gauges(service: ServiceProcess) -> dict[str, float]:
+    text = httpx.get(f"{service.base_url}/metrics", timeout=10).text
+    wanted = ("timemoto_database_up", "timemoto_spool_pending")
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in text.splitlines())
+        if name in wanted
+    }
 
 
 def test_a_silent_pooled_connection_does_not_hold_the_answer(

@@ -12,10 +12,10 @@ import httpx
 from conftest import WEBHOOK_SECRET
 from service.signature import sign
 from simulator.harness import ServiceProcess
+from tests.support.samples import sample_delivery
 
 WEBHOOK = "/api/webhooks/timemoto/pointage"
 VERIFIER = "/api/database/verifier-tables-pointage"
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "attendance.inserted.json"
 
 # Short waits so that a failing database costs the suite little.
 QUICK_TIMEOUTS = {"DB_CONNECT_TIMEOUT": "1", "DB_POOL_TIMEOUT": "1", "DB_STATEMENT_TIMEOUT": "2"}
@@ -33,7 +33,7 @@ def service_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str
 
 
 def a_delivery(**changes: Any) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(SAMPLE.read_text())
+    document = sample_delivery()
     document["id"] = f"tm_{uuid.uuid4().hex}"
     document.update(changes)
     return document
