@@ -1,0 +1,136 @@
+"""`expect` and `check`: what CONTRACT §3 says the months add up to, and what the database holds.
+
+The expectation comes from the reference model `service.worktime.monthly_summaries`, fed the
+punches the service itself would read (service.payload), each delivery id once. The model is
+looked up at run time: without it (`reference_model()` is None) there is no expectation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from service.payload import Punch, decode, parse_delivery
+from simulator.harness import Database
+
+FIELDS = ("minutes_travaillees", "jours_travailles", "nb_pointages", "nb_anomalies")
+
+Model = Callable[[Iterable[Punch]], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One user's month, as `pointage_resume` holds it."""
+
+    timemoto_user_id: str
+    mois: date
+    minutes_travaillees: int
+    jours_travailles: int
+    nb_pointages: int
+    nb_anomalies: int
+
+    @classmethod
+    def of(cls, row: Any) -> Totals:
+        """From a MonthSummary or a database record: anything with the contract's names."""
+        get = row.__getitem__ if hasattr(row, "keys") else lambda name: getattr(row, name)
+        return cls(get("timemoto_user_id"), get("mois"), *(int(get(name)) for name in FIELDS))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timemoto_user_id": self.timemoto_user_id, "mois": self.mois.isoformat()} | {
+            name: getattr(self, name) for name in FIELDS
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    timemoto_user_id: str
+    mois: date | None  # None: equipe.temps_travaille_mois, which has no month
+    field: str
+    expected: int | None  # None: no such row
+    actual: int | None
+
+    def line(self) -> str:
+        where = self.mois.isoformat() if self.mois else "equipe"
+        wanted = f"expected {self.expected}, got {self.actual}"
+        return f"{self.timemoto_user_id}  {where}  {self.field}: {wanted}"
+
+
+def reference_model() -> Model | None:
+    try:
+        worktime = importlib.import_module("service.worktime")
+    except ImportError:
+        return None
+    model: Model = worktime.monthly_summaries
+    return model
+
+
+def punches(lines: Iterable[str | bytes]) -> list[Punch]:
+    """The punches of a JSON-lines file of deliveries; a re-sent delivery (same id) counts once."""
+    seen: set[str] = set()
+    found = []
+    for line in lines:
+        raw = line.encode() if isinstance(line, str) else line
+        if not raw.strip():
+            continue
+        delivery = parse_delivery(decode(raw))
+        if delivery.event_id in seen or delivery.punch is None:
+            continue
+        seen.add(delivery.event_id)
+        found.append(delivery.punch)
+    return found
+
+
+def expected_totals(lines: Iterable[str | bytes], model: Model) -> list[Totals]:
+    return [Totals.of(summary) for summary in model(punches(lines))]
+
+
+def database_totals(database: Database) -> list[Totals]:
+    rows = database.fetch(
+        "SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages,"
+        " nb_anomalies FROM pointage_resume ORDER BY timemoto_user_id, mois"
+    )
+    return [Totals.of(row) for row in rows]
+
+
+def temps_travaille_mois(database: Database) -> dict[str, int]:
+    """`equipe.temps_travaille_mois` of every mapped TimeMoto user."""
+    rows = database.fetch(
+        "SELECT timemoto_user_id, temps_travaille_mois FROM equipe"
+        " WHERE timemoto_user_id IS NOT NULL"
+    )
+    return {row["timemoto_user_id"]: int(row["temps_travaille_mois"]) for row in rows}
+
+
+def differences(
+    expected: list[Totals], actual: list[Totals], equipe: dict[str, int] | None = None
+) -> list[Difference]:
+    """Every field that differs, rows missing on either side, and (given `equipe`) each mapped
+    user's `temps_travaille_mois` against the minutes of its latest expected month. Only the
+    users of `expected` count: the database may hold others (the ERP's live data)."""
+    users = {t.timemoto_user_id for t in expected}
+    actual = [t for t in actual if t.timemoto_user_id in users]
+    equipe = {user: minutes for user, minutes in (equipe or {}).items() if user in users}
+    want = {(t.timemoto_user_id, t.mois): t for t in expected}
+    have = {(t.timemoto_user_id, t.mois): t for t in actual}
+    found = []
+    for key in sorted(want.keys() | have.keys()):
+        left, right = want.get(key), have.get(key)
+        for name in FIELDS:
+            a = getattr(left, name) if left else None
+            b = getattr(right, name) if right else None
+            if a != b:
+                found.append(Difference(key[0], key[1], name, a, b))
+    latest = {t.timemoto_user_id: t.minutes_travaillees for t in sorted(expected, key=_month)}
+    for user, minutes in sorted(equipe.items()):
+        if latest.get(user, 0) != minutes:
+            found.append(
+                Difference(user, None, "temps_travaille_mois", latest.get(user, 0), minutes)
+            )
+    return found
+
+
+def _month(totals: Totals) -> date:
+    return totals.mois

@@ -1,0 +1,248 @@
+"""`make simulate`: a month of a workshop's clockings through the real service, an outage of the
+database in the middle, then the totals checked against the reference model.
+
+Each run gets a fresh database (`simulate_<timestamp>`) and its own directory under
+`.data/simulate/runs/`, so that reruns with the same seed give the same answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from service.settings import Settings
+from simulator import expectations, generator
+from simulator.harness import Database, ServiceProcess, wait_until
+from simulator.replay import SendOptions, send
+from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
+from simulator.sender import DeliveryResult
+
+VERIFIER = "/api/database/verifier-tables-pointage"
+PREFIX = "simulate_"
+KEEP_RUNS = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--employees", type=int, default=25)
+    parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--outage", type=float, default=4.0, help="seconds of black-holed database")
+    parser.add_argument(
+        "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    url: str  # the fresh database
+    server_url: str
+
+
+def load_proxy() -> ModuleType | None:
+    """simulator.proxy (the fault proxy) when this checkout has it; without it, no outage."""
+    try:
+        return importlib.import_module("simulator.proxy")
+    except ImportError:
+        return None
+
+
+async def _admin(server_url: str, *statements: str) -> list[Any]:
+    connection = await asyncpg.connect(server_url, timeout=10)
+    try:
+        return [await connection.fetch(sql) for sql in statements]
+    finally:
+        await connection.close()
+
+
+def fresh_database(server_url: str, name: str, clean_previous: bool) -> str:
+    """Create `name` on the server (dropping earlier simulation databases when asked)."""
+    if clean_previous:
+        rows = asyncio.run(
+            _admin(server_url, f"SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'")
+        )[0]
+        drops = [f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)' for row in rows]
+        if drops:
+            asyncio.run(_admin(server_url, *drops))
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def database_target(settings: Settings, data_dir: Path, name: str) -> Target:
+    if settings.database_url:
+        # Someone else's server: never drop anything there but what this run made.
+        return Target(fresh_database(settings.database_url, name, False), settings.database_url)
+    from service.embedded import start_embedded
+
+    server_url = start_embedded(data_dir)
+    return Target(fresh_database(server_url, name, True), server_url)
+
+
+def prepare_run_dir(data_dir: Path, stamp: str) -> Path:
+    runs = data_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(runs.iterdir())[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    run_dir = runs / stamp
+    run_dir.mkdir()
+    return run_dir
+
+
+def add_equipe(database: Database, company: generator.Company) -> int:
+    """The ERP's own rows for the mapped employees (the unmapped ones clock all the same)."""
+    mapped = [m.employee for m in company.staff if m.mapped]
+    for employee in mapped:
+        database.execute(
+            "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ($1, $2, $3)",
+            employee.last_name,
+            employee.first_name,
+            employee.user_id,
+        )
+    return len(mapped)
+
+
+async def outage(proxy: Any, begin: asyncio.Event, progress: Progress, seconds: float) -> None:
+    """Once `begin` is set, black-hole the database for `seconds`, then let it recover."""
+    if proxy is None or seconds <= 0:
+        return
+    await begin.wait()
+    proxy.set_mode("blackhole")
+    progress.note = f"database black-holed for {seconds:g} s"
+    await asyncio.sleep(seconds)  # the outage's length is what is simulated, not a wait for a race
+    proxy.set_mode("pass")
+    proxy.cut()  # the partition ends as networks do: the silent connections are gone
+    progress.note = "database back"
+
+
+def verifier(base_url: str) -> dict[str, Any]:
+    try:
+        answer = httpx.get(f"{base_url}{VERIFIER}", timeout=10).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"ok": False, "error": str(exc)}
+    return answer if isinstance(answer, dict) else {"ok": False}
+
+
+def pending(answer: dict[str, Any]) -> int:
+    return int((answer.get("spool") or {}).get("pending", 0))
+
+
+def simulate(args: argparse.Namespace) -> int:
+    wall = time.monotonic()
+    settings = Settings.from_env()
+    secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
+    data_dir = (settings.data_dir / "simulate").resolve()
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S_%f")
+    month = date.fromisoformat(f"{args.month}-01") if args.month else datetime.now(UTC).date()
+    first, last = generator.month_of(month)
+
+    target = database_target(settings, data_dir, PREFIX + stamp)
+    run_dir = prepare_run_dir(data_dir, stamp)
+    database = Database(target.url)
+    generated = generator.generate(args.employees, first, last, args.seed)
+    deliveries_file = run_dir / "deliveries.jsonl"
+    generator.write(generated, deliveries_file)
+    unique = len({d["id"] for d in generated.deliveries})
+    print(f"database: {make_url(target.url).database}   run: {run_dir}")
+    print(
+        f"company: {args.employees} employees (seed {args.seed}), {first:%B %Y}: "
+        f"{len(generated.deliveries)} deliveries ({unique} distinct ids), "
+        f"{len(generated.company.anomalies)} planned anomalies"
+    )
+
+    proxy_module = load_proxy()
+    proxy = None
+    service_url = target.url
+    if proxy_module is not None:
+        proxy = proxy_module.FaultProxy(proxy_module.upstream_of(target.url)).start()
+        service_url = proxy_module.proxied_url(target.url, proxy.port)
+    else:
+        print("no simulator.proxy in this checkout: the outage phase is skipped")
+    env = {
+        "TIMEMOTO_WEBHOOK_SECRET": secret,
+        "DATABASE_URL": service_url,
+        "DATA_DIR": str(run_dir / "data"),
+        "SPOOL_DIR": str(run_dir / "spool"),
+        "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
+    }
+    try:
+        with ServiceProcess(run_dir, env) as service:
+            wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
+            print(f"service: {service.base_url} (log: {service.log_path})")
+            print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
+            progress = Progress(len(generated.deliveries), stream=sys.stdout)
+            options = SendOptions(concurrency=args.concurrency, retries=8, backoff=0.5)
+
+            async def deliver() -> Any:
+                halfway = asyncio.Event()  # the outage starts with 40 % delivered
+
+                def advance(result: DeliveryResult) -> None:
+                    progress.advance(result)
+                    if progress.done >= 0.4 * progress.total:
+                        halfway.set()
+
+                sending = send(service.base_url, secret, generated.deliveries, options, advance)
+                cutting = outage(proxy, halfway, progress, args.outage)
+                log, _ = await asyncio.gather(sending, cutting)
+                return log
+
+            log = asyncio.run(deliver())
+            progress.finish()
+            drain_started = time.monotonic()
+            drained = wait_until(
+                lambda: (v := verifier(service.base_url)).get("ok") is True and pending(v) == 0,
+                args.drain_deadline,
+                interval=0.2,
+            )
+            drain_seconds = time.monotonic() - drain_started
+            answer = verifier(service.base_url)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+    print()
+    print(log_summary(log))
+    print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
+    ids = [d["id"] for d in generated.deliveries]
+    stored = database.value("SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids)
+    print(f"pointage rows: {stored} of {unique} distinct deliveries")
+
+    actual = expectations.database_totals(database)
+    equipe = expectations.temps_travaille_mois(database)
+    model = expectations.reference_model()
+    expected = None
+    found: list[expectations.Difference] = []
+    if model is None:
+        print("no service.worktime in this checkout: the expected column is n/a")
+    else:
+        expected = expectations.expected_totals(deliveries_file.read_text().splitlines(), model)
+        found = expectations.differences(expected, actual, equipe)
+    print()
+    rows = hours_rows(generated.company, first, actual, expected, equipe)
+    print(hours_table(rows, first))
+    if model is not None:
+        print(differences_text(found))
+    print()
+    print("verifier:", json.dumps(answer))
+    ok = (
+        log.count("Failed") == 0
+        and drained
+        and stored == unique
+        and not found
+        and answer.get("ok") is True
+    )
+    print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+    return 0 if ok else 1
