@@ -58,13 +58,52 @@ CREATE TABLE IF NOT EXISTS pointage_evenement (
     recu_le timestamptz NOT NULL DEFAULT now()
 );
 
--- A punch arriving for a mapped TimeMoto user is attached to its employee.
+-- attendance.updated / attendance.deleted: the punch they were applied to, or why they were not.
+ALTER TABLE pointage_evenement ADD COLUMN IF NOT EXISTS pointage_id bigint;
+ALTER TABLE pointage_evenement ADD COLUMN IF NOT EXISTS motif text;
+
+-- Worked time (CONTRACT §3; rules in README "Worked time"; reference model service/worktime.py).
+--
+-- Each punch stores what it contributes (its attribution): the work date it counts on
+-- (`jour_rattache`: its shift's, else its own local date; NULL when ignored), the worked
+-- microseconds of the shift it closes (`travail_us`, on the sortie), `anomalie`, and `poste_ferme`
+-- (the sortie of a closed shift, which makes its date a worked day). `pointage_resume` is always
+-- the sum of the stored attributions, so a change applies deltas instead of recounting a month.
+--
+-- Punches are ordered by (horodatage, rang, fuseau_horaire, event_id): `rang` closes before it
+-- opens at one instant, so the order never depends on arrival. Every entree or sortie (an
+-- "anchor") resets the pairing, so a change at one position only alters the punches from the
+-- last anchor before it to the first anchor after it: that window is all that is recomputed.
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS rang smallint GENERATED ALWAYS AS (
+    CASE type_pointage WHEN 'fin_pause' THEN 0 WHEN 'sortie' THEN 1 WHEN 'entree' THEN 2
+                       WHEN 'debut_pause' THEN 3 ELSE 4 END) STORED;
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS jour_rattache date;
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS anomalie boolean NOT NULL DEFAULT false;
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS poste_ferme boolean NOT NULL DEFAULT false;
+ALTER TABLE pointage_resume ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
+
+CREATE INDEX IF NOT EXISTS pointage_ordre_idx
+    ON pointage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
+    WHERE NOT ignore;
+CREATE INDEX IF NOT EXISTS pointage_ancre_idx
+    ON pointage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
+    WHERE NOT ignore AND type_pointage IN ('entree', 'sortie');
+CREATE INDEX IF NOT EXISTS pointage_poste_ferme_idx
+    ON pointage (timemoto_user_id, jour_rattache) WHERE poste_ferme;
+
+-- A punch arriving for a mapped TimeMoto user is attached to its employee; its attribution is
+-- the trigger's to compute, whatever the insert says.
 CREATE OR REPLACE FUNCTION pointage_rattacher_equipe() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.equipe_id IS NULL THEN
         SELECT e.id INTO NEW.equipe_id FROM equipe e WHERE e.timemoto_user_id = NEW.timemoto_user_id;
     END IF;
+    NEW.jour_rattache := NULL;
+    NEW.travail_us := 0;
+    NEW.anomalie := false;
+    NEW.poste_ferme := false;
     RETURN NEW;
 END;
 $$;
@@ -74,56 +113,451 @@ CREATE TRIGGER pointage_rattacher_equipe_trg
     BEFORE INSERT ON pointage
     FOR EACH ROW EXECUTE FUNCTION pointage_rattacher_equipe();
 
--- Monthly summary of one TimeMoto user, recomputed after every change to its punches.
--- First version: pairs each entree with the next punch when it is a sortie.
-CREATE OR REPLACE FUNCTION pointage_maj_resume() RETURNS trigger
+-- Serialise the changes of one user (concurrent deliveries cannot lose an update).
+CREATE OR REPLACE FUNCTION pointage_verrouiller(p_user text) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
+$$;
+
+-- Add deltas to a user's months: `mois[i]` gains `us[i]` microseconds, `jours[i]` worked days,
+-- `pointages[i]` punches and `anomalies[i]` anomalies. Months left without punches disappear.
+CREATE OR REPLACE FUNCTION pointage_resume_ajouter(
+    p_user text, p_mois date[], p_us bigint[], p_jours integer[], p_pointages integer[],
+    p_anomalies integer[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
+                                      minutes_travaillees, jours_travailles, nb_pointages,
+                                      nb_anomalies, mis_a_jour_le)
+    SELECT p_user, (SELECT e.id FROM equipe e WHERE e.timemoto_user_id = p_user), d.mois,
+           sum(d.us), sum(d.us)::bigint / 60000000, sum(d.jours), sum(d.pointages), sum(d.anomalies), now()
+      FROM unnest(p_mois, p_us, p_jours, p_pointages, p_anomalies)
+           AS d (mois, us, jours, pointages, anomalies)
+     GROUP BY d.mois
+    HAVING sum(d.us) <> 0 OR sum(d.jours) <> 0 OR sum(d.pointages) <> 0 OR sum(d.anomalies) <> 0
+    ON CONFLICT (timemoto_user_id, mois) DO UPDATE
+       SET travail_us = r.travail_us + excluded.travail_us,
+           minutes_travaillees = (r.travail_us + excluded.travail_us) / 60000000,
+           jours_travailles = r.jours_travailles + excluded.jours_travailles,
+           nb_pointages = r.nb_pointages + excluded.nb_pointages,
+           nb_anomalies = r.nb_anomalies + excluded.nb_anomalies,
+           mis_a_jour_le = now();
+    DELETE FROM pointage_resume r
+     WHERE r.timemoto_user_id = p_user AND r.mois = ANY (p_mois) AND r.nb_pointages <= 0;
+END;
+$$;
+
+-- The first day of a date's month.
+CREATE OR REPLACE FUNCTION pointage_mois(p_jour date) RETURNS date
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_jour - extract(day FROM p_jour)::integer + 1;
+$$;
+
+-- The days among `p_jours` on which the user has a closed shift.
+CREATE OR REPLACE FUNCTION pointage_jours_travailles(p_user text, p_jours date[]) RETURNS date[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(d.jour), '{}')
+      FROM unnest(p_jours) AS d (jour)
+     WHERE EXISTS (SELECT 1 FROM pointage p
+                    WHERE p.timemoto_user_id = p_user AND p.jour_rattache = d.jour
+                      AND p.poste_ferme);
+$$;
+
+-- `equipe.temps_travaille_mois`: the minutes of the user's most recent month with punches.
+CREATE OR REPLACE FUNCTION pointage_maj_equipe(p_user text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_user text;
+    v_minutes integer;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        v_user := OLD.timemoto_user_id;
-    ELSE
-        v_user := NEW.timemoto_user_id;
+    SELECT coalesce((SELECT r.minutes_travaillees FROM pointage_resume r
+                      WHERE r.timemoto_user_id = p_user ORDER BY r.mois DESC LIMIT 1), 0)
+      INTO v_minutes;
+    UPDATE equipe e SET temps_travaille_mois = v_minutes
+     WHERE e.timemoto_user_id = p_user AND e.temps_travaille_mois IS DISTINCT FROM v_minutes;
+END;
+$$;
+
+-- Take a punch's stored attribution out of the months (the row is gone or reset already).
+CREATE OR REPLACE FUNCTION pointage_retirer(
+    p_user text, p_jour date, p_us bigint, p_anomalie boolean, p_poste_ferme boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_jours integer := 0;
+BEGIN
+    IF p_jour IS NULL THEN
+        RETURN;  -- it counted nowhere (ignored)
     END IF;
-    -- Serialise recomputations of one user so that concurrent inserts cannot lose an update.
-    PERFORM pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(v_user));
+    IF p_poste_ferme AND cardinality(pointage_jours_travailles(p_user, ARRAY[p_jour])) = 0 THEN
+        v_jours := -1;
+    END IF;
+    PERFORM pointage_resume_ajouter(p_user, ARRAY[pointage_mois(p_jour)],
+                                    ARRAY[-p_us], ARRAY[v_jours], ARRAY[-1],
+                                    ARRAY[-p_anomalie::integer]);
+END;
+$$;
 
-    DELETE FROM pointage_resume WHERE timemoto_user_id = v_user;
-    INSERT INTO pointage_resume (timemoto_user_id, equipe_id, mois, minutes_travaillees,
-                                 jours_travailles, nb_pointages, nb_anomalies, mis_a_jour_le)
-    SELECT v_user,
-           (SELECT e.id FROM equipe e WHERE e.timemoto_user_id = v_user),
-           date_trunc('month', s.date_travail)::date,
-           coalesce(sum(s.secondes) FILTER (WHERE s.secondes IS NOT NULL), 0)::bigint / 60,
-           count(DISTINCT s.date_travail) FILTER (WHERE s.secondes IS NOT NULL),
-           count(*),
-           0,
-           now()
-    FROM (
-        SELECT p.date_travail,
-               CASE WHEN p.type_pointage = 'entree' AND lead(p.type_pointage) OVER w = 'sortie'
-                    THEN extract(epoch FROM lead(p.horodatage) OVER w - p.horodatage)
-               END AS secondes
-        FROM pointage p
-        WHERE p.timemoto_user_id = v_user AND NOT p.ignore
-        WINDOW w AS (ORDER BY p.horodatage, p.id)
-    ) s
-    GROUP BY date_trunc('month', s.date_travail);
+-- Recompute the attribution of the user's punches around the position (p_h, p_rang, p_fuseau,
+-- p_event) of a punch just inserted, deleted or moved, and apply the deltas. A NULL p_h means the
+-- whole history (repair, first installation).
+CREATE OR REPLACE FUNCTION pointage_recalculer(
+    p_user text, p_h timestamptz, p_rang smallint, p_fuseau text, p_event text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_lo_h timestamptz := '-infinity';
+    v_lo_rang smallint := -1;
+    v_lo_fuseau text := '';
+    v_lo_event text := '';
+    v_hi_h timestamptz := 'infinity';
+    v_hi_rang smallint := 32767;
+    v_hi_fuseau text := '';
+    v_hi_event text := '';
+    v_skip_id bigint;   -- a sortie starting the window keeps its attribution (set by the past)
+    v_stop_id bigint;   -- an entree ending it too (set by what follows it)
+    v_anchor record;
+    r record;
+    -- the pairing state
+    v_open_id bigint;
+    v_open_h timestamptz;
+    v_open_jour date;
+    v_arrete boolean := false;
+    v_pause_debut timestamptz;
+    v_pauses interval := '0';
+    s_ids bigint[] := '{}';    -- the segment since the last anchor
+    s_jours date[] := '{}';
+    -- the new attributions
+    o_ids bigint[] := '{}';
+    o_jours date[] := '{}';
+    o_us bigint[] := '{}';
+    o_anom boolean[] := '{}';
+    o_ferme boolean[] := '{}';
+    v_n integer;
+    v_us bigint;
+    -- the changes
+    c_ids bigint[];
+    c_jours date[];
+    c_us bigint[];
+    c_anom boolean[];
+    c_ferme boolean[];
+    v_jours_touches date[];
+    v_avant date[];
+    v_apres date[];
+    v_mois date[];
+    v_d_us bigint[];
+    v_d_jours integer[];
+    v_d_pointages integer[];
+    v_d_anomalies integer[];
+BEGIN
+    IF p_h IS NOT NULL THEN
+        SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
+          INTO v_anchor
+          FROM pointage p
+         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
+           AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= p_h
+           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+               < (p_h, p_rang, p_fuseau COLLATE "C", p_event COLLATE "C")
+         ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
+                  p.event_id COLLATE "C" DESC
+         LIMIT 1;
+        IF FOUND THEN
+            v_lo_h := v_anchor.horodatage;
+            v_lo_rang := v_anchor.rang;
+            v_lo_fuseau := v_anchor.fuseau_horaire;
+            v_lo_event := v_anchor.event_id;
+            IF v_anchor.type_pointage = 'sortie' THEN
+                v_skip_id := v_anchor.id;
+            END IF;
+        END IF;
+        SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
+          INTO v_anchor
+          FROM pointage p
+         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
+           AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage >= p_h
+           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+               > (p_h, p_rang, p_fuseau COLLATE "C", p_event COLLATE "C")
+         ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C"
+         LIMIT 1;
+        IF FOUND THEN
+            v_hi_h := v_anchor.horodatage;
+            v_hi_rang := v_anchor.rang;
+            v_hi_fuseau := v_anchor.fuseau_horaire;
+            v_hi_event := v_anchor.event_id;
+            IF v_anchor.type_pointage = 'entree' THEN
+                v_stop_id := v_anchor.id;
+            END IF;
+        END IF;
+    END IF;
 
-    UPDATE equipe e
-       SET temps_travaille_mois = coalesce((
-               SELECT r.minutes_travaillees FROM pointage_resume r
-                WHERE r.timemoto_user_id = v_user ORDER BY r.mois DESC LIMIT 1), 0)
-     WHERE e.timemoto_user_id = v_user;
+    FOR r IN
+        SELECT p.id, p.type_pointage, p.horodatage,
+               (p.horodatage AT TIME ZONE p.fuseau_horaire)::date AS jour_local
+          FROM pointage p
+         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
+           AND p.horodatage >= v_lo_h AND p.horodatage <= v_hi_h
+           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+               >= (v_lo_h, v_lo_rang, v_lo_fuseau COLLATE "C", v_lo_event COLLATE "C")
+           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+               <= (v_hi_h, v_hi_rang, v_hi_fuseau COLLATE "C", v_hi_event COLLATE "C")
+         ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C"
+    LOOP
+        IF r.id = v_skip_id THEN
+            CONTINUE;
+        END IF;
+        IF r.id = v_stop_id THEN  -- the entree ending the window: its own fate is not ours
+            v_arrete := true;
+            EXIT;
+        END IF;
+        v_n := cardinality(s_ids);
+        IF r.type_pointage = 'entree' THEN
+            IF v_open_id IS NOT NULL THEN  -- the earlier entree was never closed
+                o_ids := o_ids || v_open_id;
+                o_jours := o_jours || v_open_jour;
+                o_us := o_us || 0::bigint;
+                o_anom := o_anom || true;
+                o_ferme := o_ferme || false;
+            END IF;
+            o_ids := o_ids || s_ids;  -- the segment was in no shift
+            o_jours := o_jours || s_jours;
+            o_us := o_us || array_fill(0::bigint, ARRAY[v_n]);
+            o_anom := o_anom || array_fill(false, ARRAY[v_n]);
+            o_ferme := o_ferme || array_fill(false, ARRAY[v_n]);
+            v_open_id := r.id;
+            v_open_h := r.horodatage;
+            v_open_jour := r.jour_local;
+        ELSIF r.type_pointage = 'sortie' THEN
+            IF v_open_id IS NOT NULL AND r.horodatage - v_open_h <= interval '24 hours' THEN
+                IF v_pause_debut IS NOT NULL THEN  -- a break never ended lasts until the sortie
+                    v_pauses := v_pauses + (r.horodatage - v_pause_debut);
+                END IF;
+                v_us := round(extract(epoch FROM (r.horodatage - v_open_h) - v_pauses) * 1000000);
+                o_ids := o_ids || v_open_id || s_ids || r.id;
+                o_jours := o_jours || array_fill(v_open_jour, ARRAY[v_n + 2]);
+                o_us := o_us || array_fill(0::bigint, ARRAY[v_n + 1]) || v_us;
+                o_anom := o_anom || array_fill(false, ARRAY[v_n + 2]);
+                o_ferme := o_ferme || array_fill(false, ARRAY[v_n + 1]) || true;
+            ELSE  -- an orphan sortie, or a "shift" over 24 hours: anomalies, on their own dates
+                IF v_open_id IS NOT NULL THEN
+                    o_ids := o_ids || v_open_id;
+                    o_jours := o_jours || v_open_jour;
+                    o_us := o_us || 0::bigint;
+                    o_anom := o_anom || true;
+                    o_ferme := o_ferme || false;
+                END IF;
+                o_ids := o_ids || s_ids || r.id;
+                o_jours := o_jours || s_jours || r.jour_local;
+                o_us := o_us || array_fill(0::bigint, ARRAY[v_n + 1]);
+                o_anom := o_anom || array_fill(false, ARRAY[v_n]) || true;
+                o_ferme := o_ferme || array_fill(false, ARRAY[v_n + 1]);
+            END IF;
+            v_open_id := NULL;
+        ELSE
+            s_ids := s_ids || r.id;
+            s_jours := s_jours || r.jour_local;
+            IF v_open_id IS NOT NULL THEN  -- breaks count only inside a shift
+                IF r.type_pointage = 'debut_pause' AND v_pause_debut IS NULL THEN
+                    v_pause_debut := r.horodatage;
+                ELSIF r.type_pointage = 'fin_pause' AND v_pause_debut IS NOT NULL THEN
+                    v_pauses := v_pauses + (r.horodatage - v_pause_debut);
+                    v_pause_debut := NULL;
+                END IF;
+            END IF;
+            CONTINUE;
+        END IF;
+        s_ids := '{}';  -- an anchor resets the pairing
+        s_jours := '{}';
+        v_pause_debut := NULL;
+        v_pauses := '0';
+    END LOOP;
+    v_n := cardinality(s_ids);
+    IF v_open_id IS NOT NULL AND NOT v_arrete THEN  -- the open shift: its punches wait on its date
+        o_ids := o_ids || v_open_id || s_ids;
+        o_jours := o_jours || array_fill(v_open_jour, ARRAY[v_n + 1]);
+        v_n := v_n + 1;
+    ELSE
+        IF v_open_id IS NOT NULL THEN  -- an entree follows: this one was never closed
+            o_ids := o_ids || v_open_id;
+            o_jours := o_jours || v_open_jour;
+            o_us := o_us || 0::bigint;
+            o_anom := o_anom || true;
+            o_ferme := o_ferme || false;
+        END IF;
+        o_ids := o_ids || s_ids;
+        o_jours := o_jours || s_jours;
+    END IF;
+    o_us := o_us || array_fill(0::bigint, ARRAY[v_n]);
+    o_anom := o_anom || array_fill(false, ARRAY[v_n]);
+    o_ferme := o_ferme || array_fill(false, ARRAY[v_n]);
+
+    -- Only the punches whose attribution changes, with the months' deltas (new minus stored).
+    WITH n AS (
+        SELECT * FROM unnest(o_ids, o_jours, o_us, o_anom, o_ferme)
+                      AS n (id, jour, us, anomalie, poste_ferme)
+    ), c AS (
+        SELECT n.*, p.jour_rattache AS a_jour, p.travail_us AS a_us, p.anomalie AS a_anomalie,
+               p.poste_ferme AS a_poste_ferme
+          FROM n JOIN pointage p ON p.id = n.id
+         WHERE (p.jour_rattache, p.travail_us, p.anomalie, p.poste_ferme)
+               IS DISTINCT FROM (n.jour, n.us, n.anomalie, n.poste_ferme)
+    )
+    SELECT array_agg(c.id), array_agg(c.jour), array_agg(c.us), array_agg(c.anomalie),
+           array_agg(c.poste_ferme),
+           (SELECT coalesce(array_agg(DISTINCT j.jour), '{}') FROM (
+                SELECT c2.jour FROM c c2 WHERE c2.poste_ferme
+                UNION SELECT c2.a_jour FROM c c2 WHERE c2.a_poste_ferme) j) 
+      INTO c_ids, c_jours, c_us, c_anom, c_ferme, v_jours_touches
+      FROM c;
+    IF c_ids IS NULL THEN
+        RETURN;
+    END IF;
+    v_avant := pointage_jours_travailles(p_user, v_jours_touches);
+
+    SELECT array_agg(d.mois), array_agg(d.us), array_agg(0), array_agg(d.pointages),
+           array_agg(d.anomalies)
+      INTO v_mois, v_d_us, v_d_jours, v_d_pointages, v_d_anomalies
+      FROM (
+        SELECT pointage_mois(c.jour) AS mois, sum(c.us)::bigint AS us,
+               count(*)::integer AS pointages, count(*) FILTER (WHERE c.anomalie)::integer AS anomalies
+          FROM unnest(c_ids, c_jours, c_us, c_anom) AS c (id, jour, us, anomalie)
+         GROUP BY 1
+        UNION ALL
+        SELECT pointage_mois(p.jour_rattache), -sum(p.travail_us)::bigint,
+               -count(*)::integer, -count(*) FILTER (WHERE p.anomalie)::integer
+          FROM pointage p
+         WHERE p.id = ANY (c_ids) AND p.jour_rattache IS NOT NULL
+         GROUP BY 1
+      ) d;
+
+    UPDATE pointage p
+       SET jour_rattache = c.jour, travail_us = c.us, anomalie = c.anomalie,
+           poste_ferme = c.poste_ferme
+      FROM unnest(c_ids, c_jours, c_us, c_anom, c_ferme) AS c (id, jour, us, anomalie, poste_ferme)
+     WHERE p.id = c.id;
+
+    v_apres := pointage_jours_travailles(p_user, v_jours_touches);
+    SELECT v_mois || array_agg(pointage_mois(j.jour)),
+           v_d_us || array_agg(0::bigint),
+           v_d_jours || array_agg(j.delta),
+           v_d_pointages || array_agg(0),
+           v_d_anomalies || array_agg(0)
+      INTO v_mois, v_d_us, v_d_jours, v_d_pointages, v_d_anomalies
+      FROM (SELECT unnest(v_apres) AS jour, 1 AS delta
+            UNION ALL SELECT unnest(v_avant), -1) j;
+    PERFORM pointage_resume_ajouter(p_user, v_mois, v_d_us, v_d_jours, v_d_pointages,
+                                    v_d_anomalies);
+END;
+$$;
+
+-- Recompute a user's whole history from scratch (repair; first installation over old rows).
+CREATE OR REPLACE FUNCTION pointage_recalculer_utilisateur(p_user text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pointage_verrouiller(p_user);
+    UPDATE pointage SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false
+     WHERE timemoto_user_id = p_user;
+    DELETE FROM pointage_resume WHERE timemoto_user_id = p_user;
+    PERFORM pointage_recalculer(p_user, NULL, NULL, NULL, NULL);
+    PERFORM pointage_maj_equipe(p_user);
+END;
+$$;
+
+-- The trigger: an insert recomputes around its position; a delete takes the punch's stored
+-- attribution out and recomputes around where it was; an update does both.
+CREATE OR REPLACE FUNCTION pointage_maj_resume() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pointage_verrouiller(OLD.timemoto_user_id);
+    END IF;
+    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT'
+                              OR NEW.timemoto_user_id IS DISTINCT FROM OLD.timemoto_user_id) THEN
+        PERFORM pointage_verrouiller(NEW.timemoto_user_id);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        IF TG_OP = 'UPDATE' THEN
+            UPDATE pointage
+               SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false
+             WHERE id = NEW.id;
+        END IF;
+        PERFORM pointage_retirer(OLD.timemoto_user_id, OLD.jour_rattache, OLD.travail_us,
+                                 OLD.anomalie, OLD.poste_ferme);
+        IF NOT OLD.ignore THEN
+            PERFORM pointage_recalculer(OLD.timemoto_user_id, OLD.horodatage, OLD.rang,
+                                        OLD.fuseau_horaire, OLD.event_id);
+        END IF;
+        PERFORM pointage_maj_equipe(OLD.timemoto_user_id);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF NOT NEW.ignore THEN
+            PERFORM pointage_recalculer(NEW.timemoto_user_id, NEW.horodatage, NEW.rang,
+                                        NEW.fuseau_horaire, NEW.event_id);
+        END IF;
+        PERFORM pointage_maj_equipe(NEW.timemoto_user_id);
+    END IF;
     RETURN NULL;
 END;
 $$;
 
+-- Our own updates of the attribution columns do not fire it again: only the columns that decide
+-- worked time do.
 DROP TRIGGER IF EXISTS pointage_maj_resume_trg ON pointage;
 CREATE TRIGGER pointage_maj_resume_trg
-    AFTER INSERT OR UPDATE OR DELETE ON pointage
+    AFTER INSERT OR DELETE
+       OR UPDATE OF timemoto_user_id, type_pointage, horodatage, fuseau_horaire, ignore, event_id
+    ON pointage
     FOR EACH ROW EXECUTE FUNCTION pointage_maj_resume();
+
+-- Mapping a TimeMoto user to an employee (or unmapping it) carries its punches and months along;
+-- an unmapped employee has worked 0 minutes as far as TimeMoto knows.
+CREATE OR REPLACE FUNCTION equipe_temps_travaille() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.temps_travaille_mois := coalesce((
+        SELECT r.minutes_travaillees FROM pointage_resume r
+         WHERE r.timemoto_user_id = NEW.timemoto_user_id ORDER BY r.mois DESC LIMIT 1), 0);
+    RETURN NEW;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS equipe_temps_travaille_trg ON equipe;
+CREATE TRIGGER equipe_temps_travaille_trg
+    BEFORE INSERT OR UPDATE OF timemoto_user_id ON equipe
+    FOR EACH ROW EXECUTE FUNCTION equipe_temps_travaille();
+
+CREATE OR REPLACE FUNCTION equipe_rattacher_pointage() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.timemoto_user_id IS NOT NULL THEN
+        UPDATE pointage SET equipe_id = NULL
+         WHERE timemoto_user_id = OLD.timemoto_user_id AND equipe_id = OLD.id;
+        UPDATE pointage_resume SET equipe_id = NULL
+         WHERE timemoto_user_id = OLD.timemoto_user_id AND equipe_id = OLD.id;
+    END IF;
+    IF NEW.timemoto_user_id IS NOT NULL THEN
+        UPDATE pointage SET equipe_id = NEW.id
+         WHERE timemoto_user_id = NEW.timemoto_user_id AND equipe_id IS DISTINCT FROM NEW.id;
+        UPDATE pointage_resume SET equipe_id = NEW.id
+         WHERE timemoto_user_id = NEW.timemoto_user_id AND equipe_id IS DISTINCT FROM NEW.id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS equipe_rattacher_pointage_trg ON equipe;
+CREATE TRIGGER equipe_rattacher_pointage_trg
+    AFTER INSERT OR UPDATE OF timemoto_user_id ON equipe
+    FOR EACH ROW EXECUTE FUNCTION equipe_rattacher_pointage();
+
+-- First installation over punches stored by an older version: attribute them once.
+DO $$
+DECLARE
+    v_user text;
+BEGIN
+    FOR v_user IN SELECT DISTINCT p.timemoto_user_id FROM pointage p
+                   WHERE NOT p.ignore AND p.jour_rattache IS NULL LOOP
+        PERFORM pointage_recalculer_utilisateur(v_user);
+    END LOOP;
+END;
+$$;
 
 CREATE OR REPLACE VIEW v_pointage_detail AS
 SELECT p.id,

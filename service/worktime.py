@@ -1,0 +1,184 @@
+"""Worked time (CONTRACT §3): the reference model of what `pointage_resume` must hold. No I/O.
+
+The database keeps the same numbers incrementally (sql/schema_pointage.sql); the tests hold the
+two to each other. Where the contract is silent, the rules below decide (README "Worked time"):
+
+- Order: `horodatage`, then a type order (fin_pause, sortie, entree, debut_pause, inconnu) so that
+  a shift closes before the next opens at the same instant, then the zone name. Punches equal on
+  all three are interchangeable, so any order of arrival gives the same summaries.
+- Every `entree` or `sortie` resets the state: the punches between two of them form a segment.
+- Breaks count only inside a shift: a `debut_pause` opens one unless one is open, a `fin_pause`
+  closes the open one; a break still open at the `sortie` ends there. Outside a shift, and while
+  none is open for `fin_pause`, break punches count nothing and are no anomaly.
+- `inconnu` punches count as punches and nothing else. A punch of a shift (closed or open) belongs
+  to the shift's work date; any other punch to its own local date.
+- A shift of exactly 24 hours is still a shift; longer is not.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# Ties at one instant: close what is open before opening anything (same order as the SQL `rang`).
+RANG: dict[str, int] = {"fin_pause": 0, "sortie": 1, "entree": 2, "debut_pause": 3, "inconnu": 4}
+ANCHORS = frozenset({"entree", "sortie"})
+LONGEST_SHIFT = timedelta(hours=24)
+MICROSECOND = timedelta(microseconds=1)
+MICROSECONDS_PER_MINUTE = 60_000_000
+
+
+class Clocking(Protocol):  # service.payload.Punch satisfies it as is
+    @property
+    def timemoto_user_id(self) -> str: ...
+    @property
+    def type_pointage(self) -> str: ...  # entree, sortie, debut_pause, fin_pause, inconnu
+    @property
+    def horodatage(self) -> datetime: ...  # aware instant
+    @property
+    def fuseau_horaire(self) -> str: ...  # IANA zone of the punch
+    @property
+    def ignore(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSummary:
+    timemoto_user_id: str
+    mois: date  # first day of the month
+    minutes_travaillees: int
+    jours_travailles: int
+    nb_pointages: int
+    nb_anomalies: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """What one punch contributes: the work date it counts on, and to what."""
+
+    jour: date
+    travail_us: int = 0  # a closed shift's worked microseconds, carried by its sortie
+    anomalie: bool = False
+    poste_ferme: bool = False  # the sortie of a closed shift (makes its date a worked day)
+
+
+def instant(clocking: Clocking) -> datetime:
+    """In UTC: Python compares and subtracts two datetimes of one tzinfo by wall clock."""
+    return clocking.horodatage.astimezone(UTC)
+
+
+def order_key(clocking: Clocking) -> tuple[datetime, int, str]:
+    return (instant(clocking), RANG.get(clocking.type_pointage, 4), clocking.fuseau_horaire)
+
+
+def local_date(clocking: Clocking) -> date:
+    return clocking.horodatage.astimezone(_zone(clocking.fuseau_horaire)).date()
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def attribute(punches: Sequence[Clocking]) -> list[Attribution]:
+    """The attribution of each punch of one user, given in `order_key` order, not ignored."""
+    result: list[Attribution | None] = [None] * len(punches)
+    opened: int | None = None  # index of the entree of the open shift
+    segment: list[int] = []  # punches since the last entree or sortie
+
+    def outside(indices: Iterable[int]) -> None:
+        for i in indices:
+            result[i] = Attribution(local_date(punches[i]))
+
+    for i, punch in enumerate(punches):
+        if punch.type_pointage == "entree":
+            if opened is not None:
+                result[opened] = Attribution(local_date(punches[opened]), anomalie=True)
+            outside(segment)
+            opened, segment = i, []
+        elif punch.type_pointage == "sortie":
+            if opened is None:
+                result[i] = Attribution(local_date(punch), anomalie=True)
+                outside(segment)
+            else:
+                entree = punches[opened]
+                elapsed = instant(punch) - instant(entree)
+                if elapsed > LONGEST_SHIFT:
+                    result[opened] = Attribution(local_date(entree), anomalie=True)
+                    result[i] = Attribution(local_date(punch), anomalie=True)
+                    outside(segment)
+                else:
+                    jour = local_date(entree)
+                    worked = elapsed - _breaks(punches, segment, punch)
+                    result[opened] = Attribution(jour)
+                    for j in segment:
+                        result[j] = Attribution(jour)
+                    result[i] = Attribution(jour, worked // MICROSECOND, poste_ferme=True)
+            opened, segment = None, []
+        else:
+            segment.append(i)
+    if opened is None:
+        outside(segment)
+    else:  # the open shift: its punches wait on its work date, counting nothing yet
+        jour = local_date(punches[opened])
+        for j in [opened, *segment]:
+            result[j] = Attribution(jour)
+    return [a for a in result if a is not None]
+
+
+def _breaks(punches: Sequence[Clocking], segment: list[int], sortie: Clocking) -> timedelta:
+    total = timedelta(0)
+    started: datetime | None = None
+    for j in segment:
+        kind, at = punches[j].type_pointage, instant(punches[j])
+        if kind == "debut_pause" and started is None:
+            started = at
+        elif kind == "fin_pause" and started is not None:
+            total += at - started
+            started = None
+    if started is not None:  # a break never ended lasts until the sortie
+        total += instant(sortie) - started
+    return total
+
+
+def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
+    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
+    by_user: dict[str, list[Clocking]] = defaultdict(list)
+    for clocking in clockings:
+        if not clocking.ignore:
+            by_user[clocking.timemoto_user_id].append(clocking)
+    summaries: list[MonthSummary] = []
+    for user in sorted(by_user):
+        punches = sorted(by_user[user], key=order_key)
+        months: dict[date, _Month] = defaultdict(_Month)
+        for attribution in attribute(punches):
+            month = months[attribution.jour.replace(day=1)]
+            month.travail_us += attribution.travail_us
+            month.nb_pointages += 1
+            month.nb_anomalies += attribution.anomalie
+            if attribution.poste_ferme:
+                month.jours.add(attribution.jour)
+        summaries += [
+            MonthSummary(
+                timemoto_user_id=user,
+                mois=mois,
+                minutes_travaillees=month.travail_us // MICROSECONDS_PER_MINUTE,
+                jours_travailles=len(month.jours),
+                nb_pointages=month.nb_pointages,
+                nb_anomalies=month.nb_anomalies,
+            )
+            for mois, month in sorted(months.items())
+        ]
+    return summaries
+
+
+@dataclass(slots=True)
+class _Month:
+    travail_us: int = 0
+    nb_pointages: int = 0
+    nb_anomalies: int = 0
+    jours: set[date] = field(default_factory=set)

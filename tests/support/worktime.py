@@ -1,0 +1,121 @@
+"""Punches for the worked-time tests, and the database side of them: one asyncpg connection on
+its own event loop, inserting through the real trigger and reading `pointage_resume` back."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from service.payload import Punch, TypePointage
+from service.worktime import MonthSummary, local_date
+
+_ids = itertools.count(1)
+
+INSERT_SQL = """
+INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
+                      fuseau_horaire, date_travail, ignore, payload)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+SUMMARY_SQL = """
+SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages, nb_anomalies
+  FROM pointage_resume WHERE timemoto_user_id = ANY ($1::text[]) ORDER BY timemoto_user_id, mois
+"""
+
+
+def punch(
+    user: str,
+    kind: TypePointage,
+    local: str,
+    zone: str = "Africa/Tunis",
+    *,
+    ignore: bool = False,
+    fold: int = 0,
+    event_id: str | None = None,
+) -> Punch:
+    """A punch at local wall-clock time `local` (ISO) in `zone`."""
+    instant = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone), fold=fold)
+    return at(user, kind, instant, zone, ignore=ignore, event_id=event_id)
+
+
+def at(
+    user: str,
+    kind: TypePointage,
+    instant: datetime,
+    zone: str,
+    *,
+    ignore: bool = False,
+    event_id: str | None = None,
+) -> Punch:
+    """A punch at an aware instant, seen from `zone`."""
+    instant = instant.astimezone(ZoneInfo(zone))
+    made = Punch(
+        event_id=event_id or f"tm_test_{next(_ids):08d}",
+        timemoto_user_id=user,
+        type_pointage=kind,
+        horodatage=instant,
+        horodatage_brut=instant,
+        fuseau_horaire=zone,
+        date_travail=date.min,
+        ignore=ignore,
+        payload={},
+    )
+    return Punch(**{**asdict(made), "date_travail": local_date(made)})
+
+
+def row(p: Punch) -> tuple[Any, ...]:
+    return (
+        p.event_id,
+        p.timemoto_user_id,
+        p.type_pointage,
+        p.horodatage,
+        p.horodatage_brut,
+        p.fuseau_horaire,
+        p.date_travail,
+        p.ignore,
+        "{}",
+    )
+
+
+class PunchDatabase:
+    """A synchronous face on one connection, for tests that insert many punches quickly."""
+
+    def __init__(self, url: str) -> None:
+        self._runner = asyncio.Runner()
+        self._connection: asyncpg.Connection = self._runner.run(asyncpg.connect(url, timeout=10))
+
+    def run(self, coroutine: Any) -> Any:
+        return self._runner.run(coroutine)
+
+    def insert(self, punches: Iterable[Punch]) -> None:
+        self.run(self._connection.executemany(INSERT_SQL, [row(p) for p in punches]))
+
+    def execute(self, sql: str, *args: Any) -> None:
+        self.run(self._connection.execute(sql, *args))
+
+    def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return list(self.run(self._connection.fetch(sql, *args)))
+
+    def summaries(self, users: Sequence[str]) -> list[MonthSummary]:
+        return [MonthSummary(*r) for r in self.fetch(SUMMARY_SQL, list(users))]
+
+    def close(self) -> None:
+        self.run(self._connection.close())
+        self._runner.close()
+
+    def __enter__(self) -> PunchDatabase:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
