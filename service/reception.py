@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,16 @@ import msgspec
 
 from service import signature
 from service.deliveries import DeliveryStore
-from service.payload import InvalidDelivery, NotJson, decode, parse_delivery, peek_event_id
+from service.payload import (
+    Delivery,
+    InvalidDelivery,
+    NotJson,
+    decode,
+    parse_delivery,
+    peek_event_id,
+)
+from service.recovery import Recovery, bounded, is_outage
+from service.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +45,19 @@ def error(http_status: int, reason: str, event_id: str | None = None) -> Answer:
 
 
 class Reception:
-    def __init__(self, secrets: tuple[str, ...], store: DeliveryStore) -> None:
+    def __init__(
+        self,
+        secrets: tuple[str, ...],
+        store: DeliveryStore,
+        spool: Spool,
+        recovery: Recovery,
+        write_timeout: float,
+    ) -> None:
         self._secrets = secrets
         self._store = store
+        self._spool = spool
+        self._recovery = recovery
+        self._write_timeout = write_timeout  # then the spool takes it: TimeMoto is not kept waiting
 
     async def receive(self, body: bytes, signature_header: str | None) -> Answer:
         received_at = datetime.now(UTC)
@@ -53,9 +73,52 @@ class Reception:
         try:
             delivery = parse_delivery(document)
         except InvalidDelivery as exc:
-            return error(422, f"not a valid TimeMoto delivery: {exc}", event_id)
-        recorded = await self._store.record(delivery, received_at)
-        return Answer(200, WebhookAnswer(recorded, event_id=delivery.event_id))
+            reason = f"not a valid TimeMoto delivery: {exc}"
+            await self._quarantine(event_id, body, reason, received_at)
+            return error(422, reason, event_id)
+        return await self._record(body, delivery, received_at)
+
+    # -- spool: the database, else the spool (CONTRACT §1: 202 queued, or 503) ----------------
+
+    async def _record(self, body: bytes, delivery: Delivery, received_at: datetime) -> Answer:
+        event_id = delivery.event_id
+        try:
+            if await asyncio.to_thread(self._spool.contains, event_id):
+                return Answer(200, WebhookAnswer("duplicate", event_id=event_id))
+        except SpoolError as exc:
+            log.error("%s", exc)
+        if self._recovery.database_up:
+            try:
+                recorded = await bounded(
+                    self._store.record(delivery, received_at), self._write_timeout
+                )
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the spool takes it
+                if is_outage(exc):
+                    self._recovery.database_down(exc)
+            else:
+                return Answer(200, WebhookAnswer(recorded, event_id=event_id))
+        try:
+            added = await asyncio.to_thread(self._spool.put, event_id, body, received_at)
+        except SpoolError as exc:
+            log.error(
+                "delivery %s refused with 503, neither database nor spool took it: %s",
+                event_id,
+                exc,
+            )
+            return error(503, "neither the database nor the spool can take it now", event_id)
+        self._recovery.spooled()
+        return Answer(
+            202 if added else 200,
+            WebhookAnswer("queued" if added else "duplicate", event_id=event_id),
+        )
+
+    async def _quarantine(
+        self, event_id: str | None, body: bytes, reason: str, received_at: datetime
+    ) -> None:
+        try:
+            await asyncio.to_thread(self._spool.quarantine, event_id, body, reason, received_at)
+        except SpoolError as exc:
+            log.error("invalid delivery %s not kept in quarantine: %s", event_id, exc)
 
 
 def _try_event_id(body: bytes) -> str | None:

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.database import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.deliveries import DeliveryStore
 from service.reception import Reception
+from service.recovery import Recovery
 from service.schema import apply_schema, check_schema, describe_error
 from service.settings import Settings
+from service.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ class Runtime:
     target: DatabaseTarget
     engine: AsyncEngine
     reception: Reception
+    spool: Spool
+    recovery: Recovery
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -34,11 +38,41 @@ class Runtime:
             session_factory(engine),
             timeout=settings.connect_timeout + settings.statement_timeout,
         )
-        runtime = cls(settings, target, engine, Reception(settings.webhook_secrets, store))
-        log.info("database: %s", target.label)
-        if settings.schema_auto_apply:
+        # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
+        spool = await asyncio.to_thread(Spool, settings.spool_dir, target.key, target.label)
+
+        async def apply_if_missing() -> None:
             await runtime.apply_schema_if_missing()
+
+        async def reset_pool() -> None:
+            await engine.dispose(close=False)  # closing a silent connection could hang
+
+        recovery = Recovery(
+            target,
+            store,
+            spool,
+            write_timeout=settings.connect_timeout + settings.statement_timeout,
+            schema_auto_apply=settings.schema_auto_apply,
+            apply_schema=apply_if_missing,
+            reset_pool=reset_pool,
+        )
+        reception = Reception(
+            settings.webhook_secrets,
+            store,
+            spool,
+            recovery,
+            write_timeout=settings.connect_timeout,
+        )
+        runtime = cls(settings, target, engine, reception, spool, recovery)
+        log.info("database: %s; spool: %s", target.label, spool.path)
+        await recovery.probe()  # applies the schema when it is missing and SCHEMA_AUTO_APPLY is on
+        recovery.start()
         return runtime
+
+    @property
+    def database_up(self) -> bool:
+        """What the circuit breaker believes now."""
+        return self.recovery.database_up
 
     async def apply_schema_if_missing(self) -> None:
         report = await check_schema(self.target)
@@ -53,4 +87,9 @@ class Runtime:
             log.error("applying the pointage schema failed: %s", describe_error(exc))
 
     async def stop(self) -> None:
-        await self.engine.dispose()
+        await self.recovery.stop()
+        await asyncio.to_thread(self.spool.close)
+        try:  # a silent database must not hold the shutdown
+            await asyncio.wait_for(self.engine.dispose(), self.settings.connect_timeout)
+        except TimeoutError:
+            log.warning("database connections not closed cleanly: the database did not answer")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
@@ -30,7 +32,7 @@ async def verify_tables(state: State) -> VerifierAnswer:
         database=report.database,
         objects=report.objects,
         missing=report.missing,
-        spool=SpoolState(pending=0),
+        spool=SpoolState(pending=await asyncio.to_thread(state.runtime.spool.pending)),
     )
 
 

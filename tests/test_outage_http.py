@@ -1,0 +1,117 @@
+"""Each way the database can fail, over real HTTP: the delivery is queued, then written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from service.schema import EXPECTED_OBJECTS, schema_sql
+from simulator.harness import Database, ServiceProcess, wait_until
+from simulator.proxy import FaultProxy, proxied_url, upstream_of
+from tests.support.databases import fresh_database
+from tests.support.outage import a_delivery, post, service_env, verifier
+
+
+@pytest.fixture(scope="module")
+def proxy(database_url: str, database: Database) -> Iterator[FaultProxy]:
+    database.execute(schema_sql())
+    with FaultProxy(upstream_of(database_url)).start() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    proxy: FaultProxy, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    workdir = tmp_path_factory.mktemp("proxied")
+    env = service_env(proxied_url(database_url, proxy.port), workdir)
+    with ServiceProcess(workdir, env) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def back_to_pass(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "proxy" in request.fixturenames:
+        request.getfixturevalue("proxy").set_mode("pass")
+
+
+def stored(database: Database, event_id: str) -> bool:
+    return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+
+
+@pytest.mark.parametrize("fault", ["blackhole", "refuse"])
+def test_a_delivery_during_a_network_fault_is_queued_then_written(
+    proxied: ServiceProcess, proxy: FaultProxy, database: Database, fault: str
+) -> None:
+    assert post(proxied, a_delivery()).json()["status"] == "stored"  # a warm pool
+    proxy.set_mode(fault)  # type: ignore[arg-type]
+    documents = [a_delivery() for _ in range(3)]
+    answers = [post(proxied, document) for document in documents]
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [(202, "queued")] * 3
+    again = post(proxied, documents[0])
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    check = verifier(proxied)
+    assert check.status_code == 503
+    assert check.json()["database"]["reachable"] is False
+    assert check.json()["spool"]["pending"] == 3
+    proxy.set_mode("pass")
+    assert wait_until(lambda: all(stored(database, d["id"]) for d in documents), 30)
+    assert wait_until(lambda: verifier(proxied).json()["spool"]["pending"] == 0, 10)
+    assert verifier(proxied).status_code == 200
+
+
+def test_a_silent_pooled_connection_does_not_hold_the_answer(
+    proxied: ServiceProcess, proxy: FaultProxy, database: Database
+) -> None:
+    """The hard case: connections stay open, the database just stops answering."""
+    assert post(proxied, a_delivery()).json()["status"] == "stored"
+    proxy.set_mode("blackhole")
+    document = a_delivery()
+    answer = post(proxied, document)
+    assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+    proxy.set_mode("pass")
+    assert wait_until(lambda: stored(database, document["id"]), 30)
+
+
+def test_wrong_credentials_queue_until_the_role_exists(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    role = f"pointage_{uuid.uuid4().hex[:8]}"
+    url = make_url(database_url).set(username=role, password="not-the-password")
+    env = service_env(url.render_as_string(hide_password=False), tmp_path)
+    with ServiceProcess(tmp_path, env) as svc:
+        document = a_delivery()
+        answer = post(svc, document)
+        assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+        check = verifier(svc).json()
+        assert "authentication" in check["database"]["error"]
+        assert "not-the-password" not in verifier(svc).text
+        database.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'not-the-password'")
+        try:
+            assert wait_until(lambda: stored(database, document["id"]), 30)
+        finally:
+            svc.stop()
+            database.execute(f"DROP ROLE {role}")
+
+
+def test_missing_tables_queue_until_the_schema_is_applied(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    with fresh_database(postgres_server_url, "missing") as url:
+        env = service_env(url, tmp_path, SCHEMA_AUTO_APPLY="false")
+        with ServiceProcess(tmp_path, env) as svc:
+            document = a_delivery()
+            answer = post(svc, document)
+            assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+            check = verifier(svc).json()
+            assert check["database"]["reachable"] is True
+            assert check["missing"] == [name for name, _ in EXPECTED_OBJECTS]
+            assert check["spool"]["pending"] == 1
+            Database(url).execute(schema_sql())  # what `python -m service db apply` runs
+            assert wait_until(lambda: stored(Database(url), document["id"]), 30)
+            assert "python -m service db apply" in svc.log()
