@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--outage", type=float, default=4.0, help="seconds of black-holed database")
+    parser.add_argument("--outage", type=float, default=2.0, help="seconds of black-holed database")
     parser.add_argument(
         "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
     )
@@ -187,11 +187,11 @@ def simulate(args: argparse.Namespace) -> int:
             options = SendOptions(concurrency=args.concurrency, retries=8, backoff=0.5)
 
             async def deliver() -> Any:
-                halfway = asyncio.Event()  # the outage starts with 40 % delivered
+                halfway = asyncio.Event()  # the outage starts with 30 % delivered
 
                 def advance(result: DeliveryResult) -> None:
                     progress.advance(result)
-                    if progress.done >= 0.4 * progress.total:
+                    if progress.done >= 0.3 * progress.total:
                         halfway.set()
 
                 sending = send(service.base_url, secret, generated.deliveries, options, advance)
