@@ -237,7 +237,11 @@ def test_a_deleted_punch_no_longer_counts(punches_db: PunchDatabase) -> None:
     user = f"del-{uuid.uuid4()}"
     extra = punch(user, "entree", "2026-11-30T09:00")
     punches_db.insert(
-        [punch(user, "entree", "2026-11-30T08:00"), extra, punch(user, "sortie", "2026-11-30T17:00")]
+        [
+            punch(user, "entree", "2026-11-30T08:00"),
+            extra,
+            punch(user, "sortie", "2026-11-30T17:00"),
+        ]
     )
     assert _months(punches_db, user) == [(NOV, 480, 1, 3, 1)]
     punches_db.execute("DELETE FROM pointage WHERE event_id = $1", extra.event_id)
@@ -255,7 +259,9 @@ def test_an_updated_punch_moves_its_time(punches_db: PunchDatabase) -> None:
     assert _months(punches_db, user) == [(NOV, 480, 1, 2, 0)]
     punches_db.execute("UPDATE pointage SET ignore = true WHERE event_id = $1", sortie.event_id)
     assert _months(punches_db, user) == [(NOV, 0, 0, 1, 0)]
-    punches_db.execute("UPDATE pointage SET type_pointage = 'entree' WHERE event_id = $1", sortie.event_id)
+    punches_db.execute(
+        "UPDATE pointage SET type_pointage = 'entree' WHERE event_id = $1", sortie.event_id
+    )
     punches_db.execute("UPDATE pointage SET ignore = false WHERE event_id = $1", sortie.event_id)
     assert _months(punches_db, user) == [(NOV, 0, 0, 2, 1)]
 
@@ -291,9 +297,9 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
         punch(user, "sortie", "2026-11-02T09:30").horodatage,
     )
     assert (
-        punches_db.fetch("SELECT temps_travaille_mois FROM equipe WHERE id = $1", employee["id"])[0][
+        punches_db.fetch("SELECT temps_travaille_mois FROM equipe WHERE id = $1", employee["id"])[
             0
-        ]
+        ][0]
         == 120
     )
     # Unmapped: the punches are detached, and the employee has no TimeMoto time any more.
