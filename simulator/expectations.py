@@ -1,47 +1,27 @@
 """`expect` and `check`: what CONTRACT §3 says the months add up to, and what the database holds.
 
 The expectation comes from the reference model `service.worktime.monthly_summaries`, fed the
-punches the service itself would read (service.payload), each delivery id once. The model is
-looked up at run time: without it (`reference_model()` is None) there is no expectation.
+punches the service itself would read (service.payload), each delivery id once.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from service.payload import Punch, decode, parse_delivery
+from service.worktime import MonthSummary, monthly_summaries
 from simulator.harness import Database
 
 FIELDS = ("minutes_travaillees", "jours_travailles", "nb_pointages", "nb_anomalies")
 
-Model = Callable[[Iterable[Punch]], list[Any]]
 
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """One user's month, as `pointage_resume` holds it."""
-
-    timemoto_user_id: str
-    mois: date
-    minutes_travaillees: int
-    jours_travailles: int
-    nb_pointages: int
-    nb_anomalies: int
-
-    @classmethod
-    def of(cls, row: Any) -> Totals:
-        """From a MonthSummary or a database record: anything with the contract's names."""
-        get = row.__getitem__ if hasattr(row, "keys") else lambda name: getattr(row, name)
-        return cls(get("timemoto_user_id"), get("mois"), *(int(get(name)) for name in FIELDS))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"timemoto_user_id": self.timemoto_user_id, "mois": self.mois.isoformat()} | {
-            name: getattr(self, name) for name in FIELDS
-        }
+def summary_json(summary: MonthSummary) -> dict[str, Any]:
+    return {"timemoto_user_id": summary.timemoto_user_id, "mois": summary.mois.isoformat()} | {
+        name: getattr(summary, name) for name in FIELDS
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +36,6 @@ class Difference:
         where = self.mois.isoformat() if self.mois else "equipe"
         wanted = f"expected {self.expected}, got {self.actual}"
         return f"{self.timemoto_user_id}  {where}  {self.field}: {wanted}"
-
-
-def reference_model() -> Model | None:
-    try:
-        worktime = importlib.import_module("service.worktime")
-    except ImportError:
-        return None
-    model: Model = worktime.monthly_summaries
-    return model
 
 
 def punches(lines: Iterable[str | bytes]) -> list[Punch]:
@@ -83,16 +54,17 @@ def punches(lines: Iterable[str | bytes]) -> list[Punch]:
     return found
 
 
-def expected_totals(lines: Iterable[str | bytes], model: Model) -> list[Totals]:
-    return [Totals.of(summary) for summary in model(punches(lines))]
+def expected_totals(lines: Iterable[str | bytes]) -> list[MonthSummary]:
+    return monthly_summaries(punches(lines))
 
 
-def database_totals(database: Database) -> list[Totals]:
+def database_totals(database: Database) -> list[MonthSummary]:
+    """`pointage_resume`, every user and month."""
     rows = database.fetch(
         "SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages,"
         " nb_anomalies FROM pointage_resume ORDER BY timemoto_user_id, mois"
     )
-    return [Totals.of(row) for row in rows]
+    return [MonthSummary(**dict(row)) for row in rows]
 
 
 def temps_travaille_mois(database: Database) -> dict[str, int]:
@@ -105,7 +77,9 @@ def temps_travaille_mois(database: Database) -> dict[str, int]:
 
 
 def differences(
-    expected: list[Totals], actual: list[Totals], equipe: dict[str, int] | None = None
+    expected: list[MonthSummary],
+    actual: list[MonthSummary],
+    equipe: dict[str, int] | None = None,
 ) -> list[Difference]:
     """Every field that differs, rows missing on either side, and (given `equipe`) each mapped
     user's `temps_travaille_mois` against the minutes of its latest expected month. Only the
@@ -132,5 +106,5 @@ def differences(
     return found
 
 
-def _month(totals: Totals) -> date:
-    return totals.mois
+def _month(summary: MonthSummary) -> date:
+    return summary.mois

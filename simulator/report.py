@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TextIO
 
-from simulator.expectations import Difference, Totals
+from service.worktime import MonthSummary
+from simulator.expectations import Difference
 from simulator.generator import Company
 from simulator.sender import DeliveryLog, DeliveryResult
 
@@ -26,7 +27,7 @@ class Progress:
         self.answers: Counter[str] = Counter()
         self.started = time.monotonic()
         self._tty = stream.isatty()
-        self._printed_tenth = -1
+        self._printed_tenth = 0
         self.note = ""
 
     def advance(self, result: DeliveryResult) -> None:
@@ -79,29 +80,31 @@ class HoursRow:
     time_zone: str
     mapped: bool
     shift: str
-    actual: Totals | None
-    expected: Totals | None
+    actual: MonthSummary | None
+    expected: MonthSummary | None  # None: no punch this month
     temps_travaille_mois: int | None  # None: not in `equipe`
+    expected_temps: int  # minutes of the user's latest expected month (CONTRACT §3)
 
     @property
-    def ok(self) -> bool | None:
+    def ok(self) -> bool:
         if self.expected is None:
-            return None
+            return self.actual is None
         fields_match = self.actual == self.expected
         if self.mapped:
-            return fields_match and self.temps_travaille_mois == self.expected.minutes_travaillees
+            return fields_match and self.temps_travaille_mois == self.expected_temps
         return fields_match
 
 
 def hours_rows(
     company: Company,
     month: date,
-    actual: list[Totals],
-    expected: list[Totals] | None,
+    actual: list[MonthSummary],
+    expected: list[MonthSummary],
     equipe: dict[str, int],
 ) -> list[HoursRow]:
     have = {t.timemoto_user_id: t for t in actual if t.mois == month}
-    want = {t.timemoto_user_id: t for t in expected or [] if t.mois == month}
+    want = {t.timemoto_user_id: t for t in expected if t.mois == month}
+    latest = {t.timemoto_user_id: t.minutes_travaillees for t in sorted(expected, key=_month)}
     return [
         HoursRow(
             name=f"{m.employee.first_name} {m.employee.last_name}",
@@ -110,11 +113,16 @@ def hours_rows(
             mapped=m.mapped,
             shift=m.shift,
             actual=have.get(m.employee.user_id),
-            expected=want.get(m.employee.user_id) if expected is not None else None,
+            expected=want.get(m.employee.user_id),
             temps_travaille_mois=equipe.get(m.employee.user_id),
+            expected_temps=latest.get(m.employee.user_id, 0),
         )
         for m in company.staff
     ]
+
+
+def _month(summary: MonthSummary) -> date:
+    return summary.mois
 
 
 def hours_table(rows: list[HoursRow], month: date) -> str:
@@ -126,17 +134,19 @@ def hours_table(rows: list[HoursRow], month: date) -> str:
     for row in rows:
         got, want = row.actual, row.expected
 
-        def pair(name: str, got: Totals | None = got, want: Totals | None = want) -> str:
+        def pair(
+            name: str, got: MonthSummary | None = got, want: MonthSummary | None = want
+        ) -> str:
             a = "-" if got is None else str(getattr(got, name))
             b = "" if want is None else f"/{getattr(want, name)}"
             return a + b
 
-        verdict = {True: "✓", False: "✗ DIFFERS", None: "?"}[row.ok]
+        verdict = "✓" if row.ok else "✗ DIFFERS"
         equipe = hours(row.temps_travaille_mois) if row.mapped else "unmapped"
         lines.append(
             f"{row.name[:22]:<22} {row.user_id[:8]:<8} {row.time_zone:<13} {row.shift:<5} "
             f"{equipe:>7} {hours(got.minutes_travaillees if got else None):>7} "
-            f"{hours(want.minutes_travaillees) if want else 'n/a':>8} "
+            f"{hours(want.minutes_travaillees if want else None):>8} "
             f"{pair('jours_travailles'):>9} {pair('nb_pointages'):>9} "
             f"{pair('nb_anomalies'):>9}  {verdict}"
         )

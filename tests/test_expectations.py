@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from service.worktime import MonthSummary
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
-from simulator.expectations import Difference, Totals, differences, punches
+from simulator.expectations import Difference, differences, punches
 
 AMIRA = Employee("u-amira", "Amira", "Ben Salah", "LP-014")
 LEA = Employee("u-lea", "Léa", "Laurent", "LP-031", time_zone="Europe/Paris")
@@ -81,8 +82,8 @@ def test_a_resent_delivery_is_one_punch(tmp_path: Path) -> None:
     assert len(punches(lines)) == 12
 
 
-def totals(user: str, minutes: int, month: date = date(2026, 11, 1)) -> Totals:
-    return Totals(user, month, minutes, 1, 2, 0)
+def totals(user: str, minutes: int, month: date = date(2026, 11, 1)) -> MonthSummary:
+    return MonthSummary(user, month, minutes, 1, 2, 0)
 
 
 def test_differences_name_every_field_and_missing_row() -> None:
