@@ -127,7 +127,7 @@ def _month(summary: MonthSummary) -> date:
 
 def hours_table(rows: list[HoursRow], month: date) -> str:
     head = (
-        f"{'employee':<22} {'user':<8} {'zone':<13} {'shift':<5} {'equipe':>7} "
+        f"{'employee':<22} {'user':<8} {'zone':<13} {'shift':<5} {'equipe':>8} "
         f"{'hours':>7} {'expected':>8} {'days':>9} {'punches':>9} {'anomalies':>9}  ok"
     )
     lines = [f"worked hours, {month:%B %Y} (pointage_resume; equipe = temps_travaille_mois)", head]
@@ -145,13 +145,13 @@ def hours_table(rows: list[HoursRow], month: date) -> str:
         equipe = hours(row.temps_travaille_mois) if row.mapped else "unmapped"
         lines.append(
             f"{row.name[:22]:<22} {row.user_id[:8]:<8} {row.time_zone:<13} {row.shift:<5} "
-            f"{equipe:>7} {hours(got.minutes_travaillees if got else None):>7} "
+            f"{equipe:>8} {hours(got.minutes_travaillees if got else None):>7} "
             f"{hours(want.minutes_travaillees if want else None):>8} "
             f"{pair('jours_travailles'):>9} {pair('nb_pointages'):>9} "
             f"{pair('nb_anomalies'):>9}  {verdict}"
         )
     total = sum(r.actual.minutes_travaillees for r in rows if r.actual)
-    lines.append(f"{'total':<22} {'':<8} {'':<13} {'':<5} {'':>7} {hours(total):>7}")
+    lines.append(f"{'total':<22} {'':<8} {'':<13} {'':<5} {'':>8} {hours(total):>7}")
     return "\n".join(lines)
 
 
