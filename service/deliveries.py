@@ -8,6 +8,8 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.correction_store import apply_correction
+from service.corrections import CORRECTION_EVENTS
 from service.payload import Delivery
 from service.repositories import PointageEvenementRepository, PointageRepository
 
@@ -29,4 +31,6 @@ class DeliveryStore:
                     return "stored" if added else "duplicate"
                 inbox = PointageEvenementRepository(session=session)
                 added = await inbox.add_event(delivery, received_at, statut="ignore")
+                if added and delivery.event in CORRECTION_EVENTS:
+                    await apply_correction(session, delivery)
                 return "ignored" if added else "duplicate"

@@ -92,11 +92,19 @@ CREATE INDEX IF NOT EXISTS pointage_ancre_idx
 CREATE INDEX IF NOT EXISTS pointage_poste_ferme_idx
     ON pointage (timemoto_user_id, jour_rattache) WHERE poste_ferme;
 
+-- Serialise the changes of one user (concurrent deliveries cannot lose an update).
+CREATE OR REPLACE FUNCTION pointage_verrouiller(p_user text) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
+$$;
+
 -- A punch arriving for a mapped TimeMoto user is attached to its employee; its attribution is
--- the trigger's to compute, whatever the insert says.
+-- the trigger's to compute, whatever the insert says. The user's lock, taken before reading the
+-- mapping, orders this insert with a concurrent (un)mapping of the user.
 CREATE OR REPLACE FUNCTION pointage_rattacher_equipe() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pointage_verrouiller(NEW.timemoto_user_id);
     IF NEW.equipe_id IS NULL THEN
         SELECT e.id INTO NEW.equipe_id FROM equipe e WHERE e.timemoto_user_id = NEW.timemoto_user_id;
     END IF;
@@ -112,12 +120,6 @@ DROP TRIGGER IF EXISTS pointage_rattacher_equipe_trg ON pointage;
 CREATE TRIGGER pointage_rattacher_equipe_trg
     BEFORE INSERT ON pointage
     FOR EACH ROW EXECUTE FUNCTION pointage_rattacher_equipe();
-
--- Serialise the changes of one user (concurrent deliveries cannot lose an update).
-CREATE OR REPLACE FUNCTION pointage_verrouiller(p_user text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
-$$;
 
 -- Add deltas to a user's months: `mois[i]` gains `us[i]` microseconds, `jours[i]` worked days,
 -- `pointages[i]` punches and `anomalies[i]` anomalies. Months left without punches disappear.
@@ -154,13 +156,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The days among `p_jours` on which the user has a closed shift.
+-- (A probe per day: a semi-join would read all the user's closed shifts.)
 CREATE OR REPLACE FUNCTION pointage_jours_travailles(p_user text, p_jours date[]) RETURNS date[]
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(d.jour), '{}')
-      FROM unnest(p_jours) AS d (jour)
-     WHERE EXISTS (SELECT 1 FROM pointage p
-                    WHERE p.timemoto_user_id = p_user AND p.jour_rattache = d.jour
-                      AND p.poste_ferme);
+    SELECT coalesce(array_agg(x.jour), '{}')
+      FROM (SELECT d.jour,
+                   (SELECT true FROM pointage p
+                     WHERE p.timemoto_user_id = p_user AND p.jour_rattache = d.jour
+                       AND p.poste_ferme LIMIT 1) AS travaille
+              FROM unnest(p_jours) AS d (jour)) x
+     WHERE x.travaille;
 $$;
 
 -- `equipe.temps_travaille_mois`: the minutes of the user's most recent month with punches.
@@ -233,7 +238,17 @@ DECLARE
     o_ferme boolean[] := '{}';
     v_n integer;
     v_us bigint;
-    -- the changes
+    -- the stored attributions of the window
+    w_ids bigint[] := '{}';
+    w_jours date[] := '{}';
+    w_us bigint[] := '{}';
+    w_anom boolean[] := '{}';
+    w_ferme boolean[] := '{}';
+    -- the changes: new values, and the stored ones they replace
+    a_jours date[];
+    a_us bigint[];
+    a_anom boolean[];
+    a_ferme boolean[];
     c_ids bigint[];
     c_jours date[];
     c_us bigint[];
@@ -290,7 +305,8 @@ BEGIN
 
     FOR r IN
         SELECT p.id, p.type_pointage, p.horodatage,
-               (p.horodatage AT TIME ZONE p.fuseau_horaire)::date AS jour_local
+               (p.horodatage AT TIME ZONE p.fuseau_horaire)::date AS jour_local,
+               p.jour_rattache, p.travail_us, p.anomalie, p.poste_ferme
           FROM pointage p
          WHERE p.timemoto_user_id = p_user AND NOT p.ignore
            AND p.horodatage >= v_lo_h AND p.horodatage <= v_hi_h
@@ -307,6 +323,11 @@ BEGIN
             v_arrete := true;
             EXIT;
         END IF;
+        w_ids := w_ids || r.id;  -- what it counts for now
+        w_jours := w_jours || r.jour_rattache;
+        w_us := w_us || r.travail_us;
+        w_anom := w_anom || r.anomalie;
+        w_ferme := w_ferme || r.poste_ferme;
         v_n := cardinality(s_ids);
         IF r.type_pointage = 'entree' THEN
             IF v_open_id IS NOT NULL THEN  -- the earlier entree was never closed
@@ -388,60 +409,49 @@ BEGIN
     o_anom := o_anom || array_fill(false, ARRAY[v_n]);
     o_ferme := o_ferme || array_fill(false, ARRAY[v_n]);
 
-    -- Only the punches whose attribution changes, with the months' deltas (new minus stored).
-    WITH n AS (
-        SELECT * FROM unnest(o_ids, o_jours, o_us, o_anom, o_ferme)
-                      AS n (id, jour, us, anomalie, poste_ferme)
-    ), c AS (
-        SELECT n.*, p.jour_rattache AS a_jour, p.travail_us AS a_us, p.anomalie AS a_anomalie,
-               p.poste_ferme AS a_poste_ferme
-          FROM n JOIN pointage p ON p.id = n.id
-         WHERE (p.jour_rattache, p.travail_us, p.anomalie, p.poste_ferme)
-               IS DISTINCT FROM (n.jour, n.us, n.anomalie, n.poste_ferme)
-    )
-    SELECT array_agg(c.id), array_agg(c.jour), array_agg(c.us), array_agg(c.anomalie),
-           array_agg(c.poste_ferme),
-           (SELECT coalesce(array_agg(DISTINCT j.jour), '{}') FROM (
-                SELECT c2.jour FROM c c2 WHERE c2.poste_ferme
-                UNION SELECT c2.a_jour FROM c c2 WHERE c2.a_poste_ferme) j) 
-      INTO c_ids, c_jours, c_us, c_anom, c_ferme, v_jours_touches
-      FROM c;
+    -- Only the punches whose attribution changes (stored values read by the scan above: no
+    -- join back to the table, whose statistics may be stale), then the months' deltas.
+    SELECT array_agg(n.id), array_agg(n.jour), array_agg(n.us), array_agg(n.anomalie),
+           array_agg(n.poste_ferme), array_agg(w.jour), array_agg(w.us), array_agg(w.anomalie),
+           array_agg(w.poste_ferme)
+      INTO c_ids, c_jours, c_us, c_anom, c_ferme, a_jours, a_us, a_anom, a_ferme
+      FROM unnest(o_ids, o_jours, o_us, o_anom, o_ferme) AS n (id, jour, us, anomalie, poste_ferme)
+      JOIN unnest(w_ids, w_jours, w_us, w_anom, w_ferme) AS w (id, jour, us, anomalie, poste_ferme)
+        ON w.id = n.id
+     WHERE (w.jour, w.us, w.anomalie, w.poste_ferme)
+           IS DISTINCT FROM (n.jour, n.us, n.anomalie, n.poste_ferme);
     IF c_ids IS NULL THEN
         RETURN;
     END IF;
+    v_jours_touches := ARRAY(
+        SELECT x.jour FROM unnest(c_jours, c_ferme) AS x (jour, ferme) WHERE x.ferme
+        UNION
+        SELECT x.jour FROM unnest(a_jours, a_ferme) AS x (jour, ferme) WHERE x.ferme);
     v_avant := pointage_jours_travailles(p_user, v_jours_touches);
+    FOR i IN 1 .. cardinality(c_ids) LOOP
+        UPDATE pointage
+           SET jour_rattache = c_jours[i], travail_us = c_us[i], anomalie = c_anom[i],
+               poste_ferme = c_ferme[i]
+         WHERE id = c_ids[i];
+    END LOOP;
+    v_apres := pointage_jours_travailles(p_user, v_jours_touches);
 
-    SELECT array_agg(d.mois), array_agg(d.us), array_agg(0), array_agg(d.pointages),
+    SELECT array_agg(d.mois), array_agg(d.us), array_agg(d.jours), array_agg(d.pointages),
            array_agg(d.anomalies)
       INTO v_mois, v_d_us, v_d_jours, v_d_pointages, v_d_anomalies
       FROM (
-        SELECT pointage_mois(c.jour) AS mois, sum(c.us)::bigint AS us,
-               count(*)::integer AS pointages, count(*) FILTER (WHERE c.anomalie)::integer AS anomalies
-          FROM unnest(c_ids, c_jours, c_us, c_anom) AS c (id, jour, us, anomalie)
-         GROUP BY 1
+        SELECT pointage_mois(x.jour) AS mois, x.us, 0 AS jours, 1 AS pointages,
+               x.anomalie::integer AS anomalies
+          FROM unnest(c_jours, c_us, c_anom) AS x (jour, us, anomalie)
         UNION ALL
-        SELECT pointage_mois(p.jour_rattache), -sum(p.travail_us)::bigint,
-               -count(*)::integer, -count(*) FILTER (WHERE p.anomalie)::integer
-          FROM pointage p
-         WHERE p.id = ANY (c_ids) AND p.jour_rattache IS NOT NULL
-         GROUP BY 1
+        SELECT pointage_mois(x.jour), -x.us, 0, -1, -x.anomalie::integer
+          FROM unnest(a_jours, a_us, a_anom) AS x (jour, us, anomalie)
+         WHERE x.jour IS NOT NULL
+        UNION ALL
+        SELECT pointage_mois(x.jour), 0, 1, 0, 0 FROM unnest(v_apres) AS x (jour)
+        UNION ALL
+        SELECT pointage_mois(x.jour), 0, -1, 0, 0 FROM unnest(v_avant) AS x (jour)
       ) d;
-
-    UPDATE pointage p
-       SET jour_rattache = c.jour, travail_us = c.us, anomalie = c.anomalie,
-           poste_ferme = c.poste_ferme
-      FROM unnest(c_ids, c_jours, c_us, c_anom, c_ferme) AS c (id, jour, us, anomalie, poste_ferme)
-     WHERE p.id = c.id;
-
-    v_apres := pointage_jours_travailles(p_user, v_jours_touches);
-    SELECT v_mois || array_agg(pointage_mois(j.jour)),
-           v_d_us || array_agg(0::bigint),
-           v_d_jours || array_agg(j.delta),
-           v_d_pointages || array_agg(0),
-           v_d_anomalies || array_agg(0)
-      INTO v_mois, v_d_us, v_d_jours, v_d_pointages, v_d_anomalies
-      FROM (SELECT unnest(v_apres) AS jour, 1 AS delta
-            UNION ALL SELECT unnest(v_avant), -1) j;
     PERFORM pointage_resume_ajouter(p_user, v_mois, v_d_us, v_d_jours, v_d_pointages,
                                     v_d_anomalies);
 END;
@@ -511,6 +521,12 @@ CREATE TRIGGER pointage_maj_resume_trg
 CREATE OR REPLACE FUNCTION equipe_temps_travaille() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.timemoto_user_id IS NOT NULL THEN
+        PERFORM pointage_verrouiller(OLD.timemoto_user_id);
+    END IF;
+    IF NEW.timemoto_user_id IS NOT NULL THEN
+        PERFORM pointage_verrouiller(NEW.timemoto_user_id);
+    END IF;
     NEW.temps_travaille_mois := coalesce((
         SELECT r.minutes_travaillees FROM pointage_resume r
          WHERE r.timemoto_user_id = NEW.timemoto_user_id ORDER BY r.mois DESC LIMIT 1), 0);

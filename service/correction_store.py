@@ -1,0 +1,109 @@
+"""Applying `attendance.updated` / `attendance.deleted` to `pointage` (rules: corrections.py).
+
+Runs inside the transaction that keeps the correction in the inbox; the trigger on `pointage`
+then keeps the worked time right. The inbox row says what happened: `applique` with the punch's
+id, or `non_applique` with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.corrections import (
+    APPLIED,
+    ATTENDANCE_DELETED,
+    UNAPPLIED,
+    Candidate,
+    Match,
+    Unapplied,
+    clocking_ref,
+    match,
+)
+from service.payload import Delivery, Envelope, InvalidDelivery, parse_punch
+
+_CANDIDATES = text(
+    """
+    SELECT id, payload -> 'data' ->> 'timeInserted', payload -> 'data' ->> 'recordHash'
+      FROM pointage
+     WHERE timemoto_user_id = :user_id
+       AND (payload -> 'data' ->> 'timeInserted' = :time_inserted
+            OR payload -> 'data' ->> 'recordHash' = :record_hash)
+    """
+)
+_DELETE = text("DELETE FROM pointage WHERE id = :id")
+_UPDATE = text(
+    """
+    UPDATE pointage
+       SET type_pointage = :type_pointage, horodatage = :horodatage,
+           horodatage_brut = :horodatage_brut, fuseau_horaire = :fuseau_horaire,
+           date_travail = :date_travail, ignore = :ignore
+     WHERE id = :id
+    """
+)
+_OUTCOME = text(
+    "UPDATE pointage_evenement SET statut = :statut, pointage_id = :pointage_id, motif = :motif"
+    " WHERE event_id = :event_id"
+)
+
+
+async def apply_correction(session: AsyncSession, delivery: Delivery) -> None:
+    """Apply the correction to the one punch it names, or record why it was not applied."""
+    outcome = await _apply(session, delivery)
+    pointage_id = outcome.pointage_id if isinstance(outcome, Match) else None
+    motif = outcome.motif if isinstance(outcome, Unapplied) else None
+    await session.execute(
+        _OUTCOME,
+        {
+            "statut": APPLIED if pointage_id is not None else UNAPPLIED,
+            "pointage_id": pointage_id,
+            "motif": motif,
+            "event_id": delivery.event_id,
+        },
+    )
+
+
+async def _apply(session: AsyncSession, delivery: Delivery) -> Match | Unapplied:
+    ref = clocking_ref(delivery.document)
+    if isinstance(ref, Unapplied):
+        return ref
+    rows = await session.execute(
+        _CANDIDATES,
+        {
+            "user_id": ref.user_id,
+            "time_inserted": ref.time_inserted,
+            "record_hash": None if ref.record_hash is None else str(ref.record_hash),
+        },
+    )
+    candidates = [Candidate(row[0], row[1], _int_or_none(row[2])) for row in rows]
+    found = match(ref, candidates)
+    if isinstance(found, Unapplied):
+        return found
+    if delivery.event == ATTENDANCE_DELETED:
+        await session.execute(_DELETE, {"id": found.pointage_id})
+        return found
+    try:
+        punch = parse_punch(msgspec.convert(delivery.document, Envelope), delivery.document)
+    except (InvalidDelivery, msgspec.ValidationError) as exc:
+        return Unapplied(f"the corrected clocking is not valid: {exc}")
+    values: dict[str, Any] = {
+        "id": found.pointage_id,
+        "type_pointage": punch.type_pointage,
+        "horodatage": punch.horodatage,
+        "horodatage_brut": punch.horodatage_brut,
+        "fuseau_horaire": punch.fuseau_horaire,
+        "date_travail": punch.date_travail,
+        "ignore": punch.ignore,
+    }
+    await session.execute(_UPDATE, values)
+    return found
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None

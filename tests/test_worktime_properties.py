@@ -1,0 +1,216 @@
+"""Whatever punches arrive, in whatever order, with whatever corrections: the database's
+`pointage_resume` (kept by its trigger) equals the reference model's summaries, row for row.
+
+Random histories of several users in Africa/Tunis and Europe/Paris, around DST changes and month
+ends, with night shifts, duplicate deliveries, ignored clockings, then some updates and deletes.
+Each example uses fresh user ids on one shared database (no truncation between examples).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service.payload import Punch, TypePointage
+from service.schema import schema_sql
+from service.worktime import monthly_summaries
+from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
+
+KINDS: list[TypePointage] = ["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]
+ZONES = ["Africa/Tunis", "Europe/Paris"]
+# Where things get interesting: DST changes in Paris, month and year ends.
+BASES = [
+    datetime(2026, 3, 28, 18, 0, tzinfo=UTC),  # Paris springs forward on 29 March, 01:00 UTC
+    datetime(2026, 10, 24, 18, 0, tzinfo=UTC),  # Paris falls back on 25 October, 01:00 UTC
+    datetime(2026, 1, 31, 17, 0, tzinfo=UTC),
+    datetime(2026, 12, 31, 16, 0, tzinfo=UTC),
+]
+# Gaps between consecutive punches: same instant, seconds, a break, a shift, a night, over 24 h.
+GAPS = st.sampled_from([0, 0, 1, 37, 60, 900, 1800, 3600, 4 * 3600, 8 * 3600, 14 * 3600, 86_400])
+
+
+@dataclass(frozen=True)
+class Draft:
+    kind: TypePointage
+    gap: int  # seconds after the previous punch of the user
+    other_zone: bool
+    ignore: bool
+    delivered_twice: bool
+
+
+drafts = st.builds(
+    Draft,
+    kind=st.sampled_from(KINDS[:2] * 3 + KINDS),  # mostly entree and sortie
+    gap=GAPS,
+    other_zone=st.integers(0, 9).map(lambda n: n < 3),
+    ignore=st.integers(0, 9).map(lambda n: n == 0),
+    delivered_twice=st.integers(0, 9).map(lambda n: n == 0),
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # delete, move, retype, toggle_ignore
+    target: int  # index into the punches, modulo their number
+    seconds: int
+    new_type: TypePointage
+
+
+changes = st.builds(
+    Change,
+    kind=st.sampled_from(["delete", "move", "retype", "toggle_ignore"]),
+    target=st.integers(0, 10_000),
+    seconds=st.sampled_from([-86_400, -3600, -60, 1, 600, 7200, 40_000]),
+    new_type=st.sampled_from(KINDS),
+)
+
+
+@dataclass(frozen=True)
+class Story:
+    users: list[list[Draft]]
+    bases: list[datetime]
+    zones: list[str]
+    order_seed: int
+    changes: list[Change]
+    map_first_user: bool
+
+
+stories = st.builds(
+    Story,
+    users=st.lists(st.lists(drafts, min_size=1, max_size=14), min_size=1, max_size=3),
+    bases=st.lists(st.sampled_from(BASES), min_size=3, max_size=3),
+    zones=st.lists(st.sampled_from(ZONES), min_size=3, max_size=3),
+    order_seed=st.integers(0, 2**32 - 1),
+    changes=st.lists(changes, max_size=4),
+    map_first_user=st.booleans(),
+)
+
+
+def punches_of(story: Story, users: list[str]) -> tuple[list[Punch], list[Punch]]:
+    """The distinct punches, and the deliveries (duplicates included)."""
+    punches: list[Punch] = []
+    deliveries: list[Punch] = []
+    for index, (user, drafts_of_user) in enumerate(zip(users, story.users, strict=False)):
+        instant = story.bases[index]
+        home = story.zones[index]
+        for draft in drafts_of_user:
+            instant += timedelta(seconds=draft.gap)
+            zone = ZONES[1 - ZONES.index(home)] if draft.other_zone else home
+            made = at(user, draft.kind, instant, zone, ignore=draft.ignore)
+            punches.append(made)
+            deliveries += [made, made] if draft.delivered_twice else [made]
+    return punches, deliveries
+
+
+@pytest.fixture(scope="module")
+def punches_db(database_url: str) -> Iterator[PunchDatabase]:
+    with PunchDatabase(database_url) as db:
+        db.execute(schema_sql())
+        yield db
+
+
+def apply_change(db: PunchDatabase, punches: list[Punch], change: Change) -> list[Punch]:
+    """The same correction on the database and on the model's list."""
+    if not punches:
+        return punches
+    i = change.target % len(punches)
+    target = punches[i]
+    if change.kind == "delete":
+        db.execute("DELETE FROM pointage WHERE event_id = $1", target.event_id)
+        return punches[:i] + punches[i + 1 :]
+    if change.kind == "move":
+        moved = at(
+            target.timemoto_user_id,
+            target.type_pointage,
+            target.horodatage + timedelta(seconds=change.seconds),
+            target.fuseau_horaire,
+            ignore=target.ignore,
+            event_id=target.event_id,
+        )
+        db.execute(
+            "UPDATE pointage SET horodatage = $2, date_travail = $3 WHERE event_id = $1",
+            target.event_id,
+            moved.horodatage,
+            moved.date_travail,
+        )
+    elif change.kind == "retype":
+        moved = replace(target, type_pointage=change.new_type)
+        db.execute(
+            "UPDATE pointage SET type_pointage = $2 WHERE event_id = $1",
+            target.event_id,
+            change.new_type,
+        )
+    else:
+        moved = replace(target, ignore=not target.ignore)
+        db.execute("UPDATE pointage SET ignore = NOT ignore WHERE event_id = $1", target.event_id)
+    return [*punches[:i], moved, *punches[i + 1 :]]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(story=stories)
+def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> None:
+    tag = uuid.uuid4().hex[:12]
+    users = [f"prop-{tag}-{n}" for n in range(len(story.users))]
+    if story.map_first_user:
+        punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('X', $1)", users[0])
+    punches, deliveries = punches_of(story, users)
+    random.Random(story.order_seed).shuffle(deliveries)
+    punches_db.insert(deliveries)
+    for change in story.changes:
+        punches = apply_change(punches_db, punches, change)
+
+    expected = monthly_summaries(punches)
+    assert punches_db.summaries(users) == expected
+
+    if story.map_first_user:
+        months = [s for s in expected if s.timemoto_user_id == users[0]]
+        minutes = months[-1].minutes_travaillees if months else 0
+        stored = punches_db.fetch(
+            "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
+        )
+        assert stored[0][0] == minutes
+
+
+async def _deliver_concurrently(url: str, shares: list[list[Punch]]) -> None:
+    async def deliver(share: list[Punch]) -> None:
+        connection = await asyncpg.connect(url, timeout=10)
+        try:
+            for made in share:  # one transaction per punch, as the service commits them
+                await connection.execute(INSERT_SQL, *row(made))
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(deliver(share) for share in shares))
+
+
+def test_concurrent_deliveries_give_the_same_months(
+    punches_db: PunchDatabase, database_url: str
+) -> None:
+    """Four connections deliver the punches of the same users at once, in random order."""
+    rng = random.Random(20261130)
+    tag = uuid.uuid4().hex[:12]
+    users = [f"conc-{tag}-{n}" for n in range(3)]
+    punches: list[Punch] = []
+    for user in users:
+        instant = BASES[rng.randrange(len(BASES))]
+        for _ in range(60):
+            instant += timedelta(seconds=rng.choice([0, 60, 1800, 4 * 3600, 9 * 3600]))
+            punches.append(at(user, rng.choice(KINDS[:2] * 3 + KINDS), instant, rng.choice(ZONES)))
+    deliveries = punches + rng.sample(punches, 20)  # some delivered twice, on another connection
+    rng.shuffle(deliveries)
+    asyncio.run(_deliver_concurrently(database_url, [deliveries[i::4] for i in range(4)]))
+    assert punches_db.summaries(users) == monthly_summaries(punches)
