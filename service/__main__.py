@@ -1,4 +1,4 @@
-"""`python -m service`: serve, apply or verify the schema."""
+"""`python -m service`: serve, apply or verify the schema, look at or drain the spool."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import sys
 
 import msgspec
 
-from service.database import DatabaseTarget, resolve_database_url
+from service.database import DatabaseTarget, create_engine, resolve_database_url, session_factory
+from service.deliveries import DeliveryStore
+from service.recovery import DrainResult, Recovery
 from service.schema import apply_schema, check_schema, describe_error
 from service.settings import ConfigurationError, Settings
+from service.spool import SPOOL_FILE, Spool, SpoolError
 
 
 def _target(settings: Settings) -> DatabaseTarget:
@@ -42,19 +45,99 @@ def db_apply(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _pending(settings: Settings, target: DatabaseTarget) -> int:
+    if not (settings.spool_dir / SPOOL_FILE).exists():
+        return 0  # no spool yet: nothing waits, and verifying creates nothing
+    spool = Spool(settings.spool_dir, target.key, target.label)
+    try:
+        return spool.pending()
+    finally:
+        spool.close()
+
+
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
     from service.verifier import SpoolState, VerifierAnswer
 
-    report = asyncio.run(check_schema(_target(settings)))
+    target = _target(settings)
+    report = asyncio.run(check_schema(target))
     answer = VerifierAnswer(
         ok=report.ok,
         database=report.database,
         objects=report.objects,
         missing=report.missing,
-        spool=SpoolState(pending=0),
+        spool=SpoolState(pending=_pending(settings, target)),
     )
     print(msgspec.json.format(msgspec.json.encode(answer)).decode())
     return 0 if answer.ok else 1
+
+
+# -- spool ---------------------------------------------------------------------------------------
+
+
+def _spool(settings: Settings) -> tuple[DatabaseTarget, Spool]:
+    target = _target(settings)
+    return target, Spool(settings.spool_dir, target.key, target.label)
+
+
+def spool_status(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        status = spool.status()
+    finally:
+        spool.close()
+    print(f"spool: {spool.path}")
+    print(f"database: {target.label}")
+    print(f"pending: {status.pending}")
+    print(f"oldest: {status.oldest.isoformat() if status.oldest else '-'}")
+    print(f"last error: {status.last_error or '-'}")
+    print(f"quarantine: {status.quarantined}")
+    for stranded in status.stranded:
+        print(f"stranded: {stranded.pending} for {stranded.database_label}")
+        print(
+            f"warning: {stranded.pending} deliveries wait for another database "
+            f"({stranded.database_label}); they drain only with DATABASE_URL pointing there",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        result = asyncio.run(drain_once(settings, target, spool))
+        reason = spool.status().last_error or "see `python -m service spool status`"
+    finally:
+        spool.close()
+    print(f"written: {result.written}, left: {result.left}")
+    if result.left:
+        print(f"{result.left} deliveries left in the spool: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def drain_once(settings: Settings, target: DatabaseTarget, spool: Spool) -> DrainResult:
+    engine = create_engine(target, settings.pool_timeout)
+    timeout = settings.connect_timeout + settings.statement_timeout
+    store = DeliveryStore(session_factory(engine), timeout=timeout)
+
+    async def nothing() -> None:
+        return None
+
+    recovery = Recovery(
+        target,
+        store,
+        spool,
+        write_timeout=timeout,
+        schema_auto_apply=False,
+        apply_schema=nothing,
+        reset_pool=nothing,
+    )
+    try:
+        if not await recovery.probe():
+            return DrainResult(0, spool.pending())
+        return await recovery.drain()
+    finally:
+        await engine.dispose(close=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     db.add_parser("verify", help="check the schema; exit 0 only when ok").set_defaults(
         run=db_verify
     )
+    spool = commands.add_parser("spool", help="deliveries waiting for the database").add_subparsers(
+        dest="spool", required=True
+    )
+    spool.add_parser("status", help="pending, oldest, last error, quarantine").set_defaults(
+        run=spool_status
+    )
+    spool.add_parser("drain", help="write the spool now; exit 1 if any is left").set_defaults(
+        run=spool_drain
+    )
     args = parser.parse_args(argv)
     try:
         return int(args.run(Settings.from_env(), args))
-    except ConfigurationError as exc:
+    except (ConfigurationError, SpoolError) as exc:
         print(f"timemoto-pointage: {exc}", file=sys.stderr)
         return 2
 

@@ -122,7 +122,7 @@ class Recovery:
         reason = explain(exc)
         if self.database_up:
             self._pool_stale = True  # its connections may be silent or dead: start afresh
-        self._set_state(False, reason, self._advice(reason))
+        self._down(reason, self._advice(reason))
         self._wake.set()
 
     def spooled(self) -> None:
@@ -130,11 +130,19 @@ class Recovery:
         if self.database_up:
             self._wake.set()
 
-    def _set_state(self, up: bool, state: str, message: str) -> None:
-        self.database_up = up
-        if state != self._state:
-            self._state = state
-            (log.info if up else log.error)("%s", message)
+    # Logged once per state change: a probe that succeeds while writes still fail for the same
+    # reason (a dropped column, say) does not count as a change, so the log does not flap.
+    def _down(self, reason: str, message: str) -> None:
+        self.database_up = False
+        if reason != self._state:
+            self._state = reason
+            log.error("%s", message)
+
+    def _confirmed_up(self, message: str) -> None:
+        self.database_up = True
+        if self._state != "up":
+            self._state = "up"
+            log.info("%s", message)
 
     def _advice(self, reason: str) -> str:
         where = self._target.label
@@ -158,11 +166,10 @@ class Recovery:
             report = await check_schema(self._target)
         if not report.database.reachable:
             reason = report.database.error or "unreachable"
-            self._set_state(False, reason, self._advice(reason))
+            self._down(reason, self._advice(reason))
         elif report.missing:
             missing = ", ".join(report.missing)
-            self._set_state(
-                False,
+            self._down(
                 f"schema missing: {missing}",
                 f"database {self._target.label} is reachable but the pointage schema is "
                 f"incomplete (missing: {missing}). Deliveries are acknowledged (202 queued) and "
@@ -170,14 +177,13 @@ class Recovery:
                 "schema with `python -m service db apply` (SCHEMA_AUTO_APPLY is off).",
             )
         else:
-            pending = await asyncio.to_thread(self._spool.pending)
-            self._set_state(
-                True,
-                "up",
-                f"database {self._target.label} is available, pointage schema in place"
-                + (f"; writing {pending} spooled deliveries" if pending else ""),
-            )
+            self.database_up = True  # confirmed, and logged, by the first write (or an empty spool)
+            if not await asyncio.to_thread(self._spool.pending):
+                self._confirmed_up(self._available())
         return self.database_up
+
+    def _available(self) -> str:
+        return f"database {self._target.label} is available, pointage schema in place"
 
     # -- the drainer ----------------------------------------------------------------------------
 
@@ -190,7 +196,9 @@ class Recovery:
                 outage = await self._write(item)
                 if outage:
                     return DrainResult(written, await asyncio.to_thread(self._spool.pending))
-                written += outage is None
+                if outage is None:
+                    written += 1
+                    self._confirmed_up(f"{self._available()}; writing the spooled deliveries")
         left = await asyncio.to_thread(self._spool.pending)
         if written:
             log.info("spool: %d deliveries written to the database, %d left", written, left)
@@ -237,8 +245,8 @@ class Recovery:
                 if self._pool_stale:
                     self._pool_stale = False
                     await self._reset_pool()
-                if not self.database_up and await self.probe():
-                    delay = PROBE_FIRST_DELAY
+                if not self.database_up:
+                    await self.probe()
                 left = (await self.drain()).left if self.database_up else 1
             except SpoolError as exc:
                 log.error("%s", exc)
@@ -246,9 +254,12 @@ class Recovery:
             except Exception:  # the task must outlive any surprise
                 log.exception("spool recovery failed; trying again")
                 left = 1
+            if self._state == "up":
+                delay = PROBE_FIRST_DELAY
             if self.database_up:
                 timeout = RETRY_DELAY if left else None
             else:
                 timeout, delay = delay, min(delay * 2, PROBE_MAX_DELAY)
+                self._wake.clear()  # a failure seen during this round is no reason to hurry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)

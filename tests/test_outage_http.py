@@ -6,10 +6,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.database import DatabaseTarget
 from service.schema import EXPECTED_OBJECTS, schema_sql
+from service.settings import Settings
+from service.spool import Spool
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from tests.support.databases import fresh_database
@@ -41,7 +45,10 @@ def back_to_pass(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def stored(database: Database, event_id: str) -> bool:
-    return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+    try:
+        return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+    except asyncpg.UndefinedTableError:
+        return False  # not yet re-created
 
 
 @pytest.mark.parametrize("fault", ["blackhole", "refuse"])
@@ -115,3 +122,43 @@ def test_missing_tables_queue_until_the_schema_is_applied(
             Database(url).execute(schema_sql())  # what `python -m service db apply` runs
             assert wait_until(lambda: stored(Database(url), document["id"]), 30)
             assert "python -m service db apply" in svc.log()
+
+
+def test_tables_dropped_while_running_are_recreated_and_the_spool_drained(
+    proxied: ServiceProcess, database: Database
+) -> None:
+    """SCHEMA_AUTO_APPLY is on: the probe applies the schema when it finds it missing."""
+    assert post(proxied, a_delivery()).json()["status"] == "stored"
+    database.execute("DROP TABLE pointage CASCADE")
+    document = a_delivery()
+    answer = post(proxied, document)
+    assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+    assert wait_until(lambda: stored(database, document["id"]), 30), proxied.log()
+    assert "the pointage tables are missing" in proxied.log()
+
+
+def test_a_dropped_column_keeps_deliveries_spooled_without_flooding_the_log(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    with fresh_database(postgres_server_url, "column") as url:
+        Database(url).execute(schema_sql())
+        Database(url).execute("ALTER TABLE pointage DROP COLUMN horodatage_brut")
+        with ServiceProcess(tmp_path, service_env(url, tmp_path)) as svc:
+            documents = [a_delivery() for _ in range(3)]
+            answers = [post(svc, document).json()["status"] for document in documents]
+            assert answers == ["queued"] * 3
+            assert wait_until(lambda: _attempts(tmp_path / "spool", url) >= 3, 30)
+            Database(url).execute("ALTER TABLE pointage ADD COLUMN horodatage_brut timestamptz")
+            assert wait_until(lambda: all(stored(Database(url), d["id"]) for d in documents), 30)
+            assert svc.log().count("unavailable: the pointage tables are missing") == 1
+
+
+def _attempts(spool_dir: Path, url: str) -> int:
+    """How often the drainer has tried the oldest spooled delivery."""
+    target = DatabaseTarget.from_url(url, Settings(webhook_secrets=("x",)))
+    spool = Spool(spool_dir, target.key, target.label)
+    try:
+        oldest = spool.oldest(1)
+        return oldest[0].attempts if oldest else 0
+    finally:
+        spool.close()

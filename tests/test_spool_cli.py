@@ -1,0 +1,93 @@
+"""`python -m service spool status|drain`, on a real database and a real spool file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from conftest import WEBHOOK_SECRET
+from service.database import DatabaseTarget
+from service.schema import schema_sql
+from service.settings import Settings
+from service.spool import Spool
+from simulator.harness import Database, free_port
+from tests.support.outage import a_delivery
+
+RECEIVED = datetime(2026, 11, 30, 7, 59, 30, tzinfo=UTC)
+
+
+def cli(*args: str, database_url: str, spool_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SPOOL_DIR": str(spool_dir),
+        "DB_CONNECT_TIMEOUT": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        cwd=spool_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def spool_for(url: str, spool_dir: Path) -> Spool:
+    target = DatabaseTarget.from_url(url, Settings(webhook_secrets=("x",)))
+    return Spool(spool_dir, target.key, target.label)
+
+
+def test_status_counts_pending_and_warns_of_stranded_deliveries(tmp_path: Path) -> None:
+    here = "postgresql://erp@127.0.0.1:1/erp"
+    elsewhere = "postgresql://erp@db.example:5432/erp"
+    spool = spool_for(here, tmp_path / "spool")
+    spool.put("tm_1", b"{}", RECEIVED)
+    spool.failed(spool.oldest(1)[0].seq, "connection refused")
+    spool.quarantine("tm_bad", b"{}", "invalid", RECEIVED)
+    spool.close()
+    other = spool_for(elsewhere, tmp_path / "spool")
+    other.put("tm_2", b"{}", RECEIVED)
+    other.close()
+    result = cli("spool", "status", database_url=here, spool_dir=tmp_path / "spool")
+    assert result.returncode == 0, result.stderr
+    assert "pending: 1" in result.stdout
+    assert f"oldest: {RECEIVED.isoformat()}" in result.stdout
+    assert "last error: connection refused" in result.stdout
+    assert "quarantine: 1" in result.stdout
+    assert "stranded: 1 for erp@db.example:5432/erp" in result.stdout
+    assert "another database" in result.stderr
+
+
+def test_drain_writes_the_spool_with_the_real_arrival_time(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    database.execute(schema_sql())
+    document = a_delivery()
+    spool = spool_for(database_url, tmp_path / "spool")
+    spool.put(document["id"], json.dumps(document).encode(), RECEIVED)
+    spool.close()
+    result = cli("spool", "drain", database_url=database_url, spool_dir=tmp_path / "spool")
+    assert result.returncode == 0, result.stderr
+    assert "written: 1, left: 0" in result.stdout
+    recu_le = database.value("SELECT recu_le FROM pointage WHERE event_id = $1", document["id"])
+    assert recu_le == RECEIVED
+
+
+def test_drain_with_the_database_away_exits_non_zero_and_keeps_everything(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://erp@127.0.0.1:{free_port()}/erp"
+    spool = spool_for(url, tmp_path / "spool")
+    spool.put("tm_1", json.dumps(a_delivery(id="tm_1")).encode(), RECEIVED)
+    spool.close()
+    result = cli("spool", "drain", database_url=url, spool_dir=tmp_path / "spool")
+    assert result.returncode == 1
+    assert "1 deliveries left" in result.stderr
+    assert spool_for(url, tmp_path / "spool").pending() == 1
