@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -164,7 +164,7 @@ def make_company(rng: random.Random, size: int) -> tuple[StaffMember, ...]:
             employee_number=f"LP-{index + 1:03d}",
             time_zone=zone,
         )
-        # One night worker sits in Paris when there is one: daylight saving inside a shift.
+        # The last employee, in Paris, works nights: daylight saving changes inside its shifts.
         kind: ShiftKind = "day"
         if index < night - 1 or (night and index == size - 1):
             kind = "night"
@@ -177,11 +177,13 @@ def make_company(rng: random.Random, size: int) -> tuple[StaffMember, ...]:
 
 
 def workdays(member: StaffMember, start: date, end: date, rng: random.Random) -> list[date]:
-    """Monday to Friday, less a day off now and then (leave, sickness)."""
+    """Monday to Friday (nights: Tuesday to Saturday, so the night from Saturday to Sunday, when
+    clocks change, is worked), less a day off now and then (leave, sickness)."""
+    week = range(1, 6) if member.shift == "night" else range(5)
     days = []
     day = start
     while day <= end:
-        if day.weekday() < 5 and rng.random() >= 0.04:
+        if day.weekday() in week and rng.random() >= 0.04:
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -325,7 +327,7 @@ def write(generated: Generated, deliveries_path: Path) -> Path:
     return company
 
 
-def read_deliveries(lines: Iterator[str] | list[str]) -> list[dict[str, Any]]:
+def read_deliveries(lines: Iterable[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 

@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--shuffle", action="store_true", help="deliver in a random order (--seed)")
     parser.add_argument("--outage", type=float, default=2.0, help="seconds of black-holed database")
     parser.add_argument(
         "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
@@ -171,7 +172,9 @@ def simulate(args: argparse.Namespace) -> int:
             print(f"service: {service.base_url} (log: {service.log_path})")
             print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
             progress = Progress(len(generated.deliveries), stream=sys.stdout)
-            options = SendOptions(concurrency=args.concurrency, retries=8, backoff=0.5)
+            options = SendOptions(
+                args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
+            )
 
             async def deliver() -> Any:
                 halfway = asyncio.Event()  # the outage starts with 30 % delivered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -182,9 +182,9 @@ def test_late_insertions_arrive_days_later_and_out_of_order(month: Generated) ->
     for member, day in planned(month, "late_insert"):
         out = shift_of(month, member, day)[-1]
         assert out["data"]["clockingActionTypeId"] == 1
-        inserted = datetime.fromisoformat(out["data"]["timeInserted"][:26])
-        logged_utc = local(out).replace(tzinfo=ZoneInfo(member.employee.time_zone))
-        assert inserted - logged_utc.replace(tzinfo=None) - logged_utc.utcoffset() >= timedelta(1)
+        inserted = datetime.fromisoformat(out["data"]["timeInserted"][:26]).replace(tzinfo=UTC)
+        logged = local(out).replace(tzinfo=ZoneInfo(member.employee.time_zone))
+        assert inserted - logged >= timedelta(days=1)
         position = month.deliveries.index(out)
         assert any(local(d) > local(out) for d in month.deliveries[:position])
 
@@ -193,3 +193,15 @@ def test_every_punch_belongs_to_the_range(month: Generated) -> None:
     punches: list[Punch] = [parse_delivery(d).punch for d in month.deliveries]  # type: ignore[misc]
     assert min(p.date_travail for p in punches) >= START
     assert max(p.date_travail for p in punches) <= END + timedelta(days=1)
+
+
+def test_a_night_across_the_spring_change_lasts_its_real_time() -> None:
+    """Paris moves its clocks on Sunday 29 March 2026 at 02:00: the night of the 28th has its
+    eight hours, so its sortie reads an hour later on the wall clock."""
+    march = generate(25, date(2026, 3, 1), date(2026, 3, 31), seed=11)
+    member = march.company.staff[-1]
+    assert (member.shift, member.employee.time_zone) == ("night", "Europe/Paris")
+    punches = shift_of(march, member, date(2026, 3, 28))
+    assert actions(punches) == [0, 2, 3, 1]
+    wall = local(punches[-1]) - local(punches[0])
+    assert timedelta(hours=9) <= wall <= timedelta(hours=9, minutes=22)

@@ -1,4 +1,4 @@
-"""`make simulate` in small: a week-sized company, a one-second outage, every check green."""
+"""`make simulate` in small: a month with a clock change, a one-second outage, all green."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_simulate_ends_ok_through_an_outage(
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)  # no developer's .env
     try:
-        status = main(["simulate", "--employees", "6", "--month", "2026-02", "--outage", "1"])
+        status = main(["simulate", "--employees", "6", "--month", "2026-03", "--outage", "1"])
     finally:
         for name in simulation_databases(server) - before:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
