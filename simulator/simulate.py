@@ -13,7 +13,6 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from simulator.replay import SendOptions, send
 from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
-from simulator.sender import DeliveryResult
+from simulator.sender import DeliveryLog, DeliveryResult
 
 VERIFIER = "/api/database/verifier-tables-pointage"
 PREFIX = "simulate_"
@@ -47,12 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    url: str  # the fresh database
-    server_url: str
-
-
 async def _admin(server_url: str, *statements: str) -> list[Any]:
     connection = await asyncpg.connect(server_url, timeout=10)
     try:
@@ -61,7 +54,7 @@ async def _admin(server_url: str, *statements: str) -> list[Any]:
         await connection.close()
 
 
-def fresh_database(server_url: str, name: str, clean_previous: bool) -> str:
+def fresh_database(server_url: str, name: str, *, clean_previous: bool) -> str:
     """Create `name` on the server (dropping earlier simulation databases when asked)."""
     if clean_previous:
         rows = asyncio.run(
@@ -74,14 +67,14 @@ def fresh_database(server_url: str, name: str, clean_previous: bool) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def database_target(settings: Settings, data_dir: Path, name: str) -> Target:
+def database_for_run(settings: Settings, data_dir: Path, name: str) -> str:
+    """A new database on DATABASE_URL's server, else on the embedded one under `data_dir`."""
     if settings.database_url:
         # Someone else's server: never drop anything there but what this run made.
-        return Target(fresh_database(settings.database_url, name, False), settings.database_url)
+        return fresh_database(settings.database_url, name, clean_previous=False)
     from service.embedded import start_embedded
 
-    server_url = start_embedded(data_dir)
-    return Target(fresh_database(server_url, name, True), server_url)
+    return fresh_database(start_embedded(data_dir), name, clean_previous=True)
 
 
 def prepare_run_dir(data_dir: Path, stamp: str) -> Path:
@@ -134,6 +127,40 @@ def pending(answer: dict[str, Any]) -> int:
     return int((answer.get("spool") or {}).get("pending", 0))
 
 
+async def deliver_through_outage(
+    service: ServiceProcess,
+    secret: str,
+    deliveries: list[dict[str, Any]],
+    options: SendOptions,
+    proxy: FaultProxy,
+    outage_seconds: float,
+) -> DeliveryLog:
+    """Deliver everything with a progress bar; black-hole the database once 30 % is done."""
+    progress = Progress(len(deliveries), stream=sys.stdout)
+    begin = asyncio.Event()
+
+    def advance(result: DeliveryResult) -> None:
+        progress.advance(result)
+        if progress.done >= 0.3 * progress.total:
+            begin.set()
+
+    sending = send(service.base_url, secret, deliveries, options, advance)
+    log, _ = await asyncio.gather(sending, outage(proxy, begin, progress, outage_seconds))
+    progress.finish()
+    return log
+
+
+def wait_for_drain(service: ServiceProcess, deadline: float) -> tuple[bool, float]:
+    """Until the verifier is ok with an empty spool; whether it came, and after how long."""
+    started = time.monotonic()
+    drained = wait_until(
+        lambda: (v := verifier(service.base_url)).get("ok") is True and pending(v) == 0,
+        deadline,
+        interval=0.2,
+    )
+    return drained, time.monotonic() - started
+
+
 def simulate(args: argparse.Namespace) -> int:
     wall = time.monotonic()
     settings = Settings.from_env()
@@ -143,64 +170,42 @@ def simulate(args: argparse.Namespace) -> int:
     month = date.fromisoformat(f"{args.month}-01") if args.month else datetime.now(UTC).date()
     first, last = generator.month_of(month)
 
-    target = database_target(settings, data_dir, PREFIX + stamp)
+    database_url = database_for_run(settings, data_dir, PREFIX + stamp)
+    database = Database(database_url)
     run_dir = prepare_run_dir(data_dir, stamp)
-    database = Database(target.url)
     generated = generator.generate(args.employees, first, last, args.seed)
     deliveries_file = run_dir / "deliveries.jsonl"
     generator.write(generated, deliveries_file)
     unique = len({d["id"] for d in generated.deliveries})
-    print(f"database: {make_url(target.url).database}   run: {run_dir}")
+    print(f"database: {make_url(database_url).database}   run: {run_dir}")
     print(
         f"company: {args.employees} employees (seed {args.seed}), {first:%B %Y}: "
         f"{len(generated.deliveries)} deliveries ({unique} distinct ids), "
         f"{len(generated.company.anomalies)} planned anomalies"
     )
 
-    proxy = FaultProxy(upstream_of(target.url)).start()
-    service_url = proxied_url(target.url, proxy.port)
-    env = {
-        "TIMEMOTO_WEBHOOK_SECRET": secret,
-        "DATABASE_URL": service_url,
-        "DATA_DIR": str(run_dir / "data"),
-        "SPOOL_DIR": str(run_dir / "spool"),
-        "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
-    }
-    try:
+    options = SendOptions(
+        args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
+    )
+    with FaultProxy(upstream_of(database_url)).start() as proxy:
+        env = {
+            "TIMEMOTO_WEBHOOK_SECRET": secret,
+            "DATABASE_URL": proxied_url(database_url, proxy.port),
+            "DATA_DIR": str(run_dir / "data"),
+            "SPOOL_DIR": str(run_dir / "spool"),
+            "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
+        }
         with ServiceProcess(run_dir, env) as service:
             wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
             print(f"service: {service.base_url} (log: {service.log_path})")
             print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
-            progress = Progress(len(generated.deliveries), stream=sys.stdout)
-            options = SendOptions(
-                args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
+            log = asyncio.run(
+                deliver_through_outage(
+                    service, secret, generated.deliveries, options, proxy, args.outage
+                )
             )
-
-            async def deliver() -> Any:
-                halfway = asyncio.Event()  # the outage starts with 30 % delivered
-
-                def advance(result: DeliveryResult) -> None:
-                    progress.advance(result)
-                    if progress.done >= 0.3 * progress.total:
-                        halfway.set()
-
-                sending = send(service.base_url, secret, generated.deliveries, options, advance)
-                cutting = outage(proxy, halfway, progress, args.outage)
-                log, _ = await asyncio.gather(sending, cutting)
-                return log
-
-            log = asyncio.run(deliver())
-            progress.finish()
-            drain_started = time.monotonic()
-            drained = wait_until(
-                lambda: (v := verifier(service.base_url)).get("ok") is True and pending(v) == 0,
-                args.drain_deadline,
-                interval=0.2,
-            )
-            drain_seconds = time.monotonic() - drain_started
+            drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
             answer = verifier(service.base_url)
-    finally:
-        proxy.stop()
 
     print()
     print(log_summary(log))
@@ -213,8 +218,8 @@ def simulate(args: argparse.Namespace) -> int:
     equipe = expectations.temps_travaille_mois(database)
     expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
     found = expectations.differences(expected, actual, equipe)
-    print()
     rows = hours_rows(generated.company, first, actual, expected, equipe)
+    print()
     print(hours_table(rows, first))
     print(differences_text(found))
     print()
