@@ -59,7 +59,7 @@ drafts = st.builds(
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # delete, move, retype, toggle_ignore
+    kind: str  # delete, move, retype, toggle_ignore, reassign (to the next user)
     target: int  # index into the punches, modulo their number
     seconds: int
     new_type: TypePointage
@@ -67,7 +67,7 @@ class Change:
 
 changes = st.builds(
     Change,
-    kind=st.sampled_from(["delete", "move", "retype", "toggle_ignore"]),
+    kind=st.sampled_from(["delete", "move", "retype", "toggle_ignore", "reassign"]),
     target=st.integers(0, 10_000),
     seconds=st.sampled_from([-86_400, -3600, -60, 1, 600, 7200, 40_000]),
     new_type=st.sampled_from(KINDS),
@@ -118,7 +118,9 @@ def punches_db(database_url: str) -> Iterator[PunchDatabase]:
         yield db
 
 
-def apply_change(db: PunchDatabase, punches: list[Punch], change: Change) -> list[Punch]:
+def apply_change(
+    db: PunchDatabase, punches: list[Punch], change: Change, users: list[str]
+) -> list[Punch]:
     """The same correction on the database and on the model's list."""
     if not punches:
         return punches
@@ -149,6 +151,12 @@ def apply_change(db: PunchDatabase, punches: list[Punch], change: Change) -> lis
             target.event_id,
             change.new_type,
         )
+    elif change.kind == "reassign":
+        other = users[(users.index(target.timemoto_user_id) + 1) % len(users)]
+        moved = replace(target, timemoto_user_id=other)
+        db.execute(
+            "UPDATE pointage SET timemoto_user_id = $2 WHERE event_id = $1", target.event_id, other
+        )
     else:
         moved = replace(target, ignore=not target.ignore)
         db.execute("UPDATE pointage SET ignore = NOT ignore WHERE event_id = $1", target.event_id)
@@ -171,7 +179,7 @@ def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> N
     random.Random(story.order_seed).shuffle(deliveries)
     punches_db.insert(deliveries)
     for change in story.changes:
-        punches = apply_change(punches_db, punches, change)
+        punches = apply_change(punches_db, punches, change, users)
 
     expected = monthly_summaries(punches)
     assert punches_db.summaries(users) == expected

@@ -311,3 +311,28 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
         employee["id"],
     )[0]
     assert tuple(detached) == (4, 0)
+
+
+def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_applied(
+    punches_db: PunchDatabase,
+) -> None:
+    user = f"old-{uuid.uuid4()}"
+    punches = [
+        punch(user, "entree", "2026-01-31T22:00"),
+        punch(user, "sortie", "2026-02-01T06:00"),
+        punch(user, "sortie", "2026-02-02T06:00"),
+    ]
+    punches_db.insert(punches)
+    # As an older version left them: no attribution, months counted its own way.
+    punches_db.execute("UPDATE pointage SET jour_rattache = NULL WHERE timemoto_user_id = $1", user)
+    punches_db.execute(
+        "UPDATE pointage_resume SET minutes_travaillees = 1, nb_pointages = 9"
+        " WHERE timemoto_user_id = $1",
+        user,
+    )
+    punches_db.execute(schema_sql())
+    assert punches_db.summaries([user]) == monthly_summaries(punches)
+    assert _months(punches_db, user) == [
+        (date(2026, 1, 1), 480, 1, 2, 0),
+        (date(2026, 2, 1), 0, 0, 1, 1),
+    ]
