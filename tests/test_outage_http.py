@@ -162,3 +162,24 @@ def _attempts(spool_dir: Path, url: str) -> int:
         return oldest[0].attempts if oldest else 0
     finally:
         spool.close()
+
+
+def test_a_signed_invalid_delivery_is_kept_in_quarantine(
+    proxied: ServiceProcess, proxied_url_: str
+) -> None:
+    document = a_delivery()
+    document["data"]["timeZone"] = "Mars/Olympus"
+    answer = post(proxied, document)
+    assert answer.status_code == 422
+    target = DatabaseTarget.from_url(proxied_url_, Settings(webhook_secrets=("x",)))
+    spool = Spool(Path(proxied.env["SPOOL_DIR"]), target.key, target.label)
+    try:
+        assert spool.quarantined() == 1
+        assert spool.pending() == 0  # not queued for the database
+    finally:
+        spool.close()
+
+
+@pytest.fixture(scope="module")
+def proxied_url_(proxy: FaultProxy, database_url: str) -> str:
+    return proxied_url(database_url, proxy.port)
