@@ -1,62 +1,118 @@
-"""`python -m simulator simulate`: a day of punches delivered to a real service, then checked."""
+"""`python -m simulator COMMAND`: a bundled TimeMoto for developers and QA.
+
+generate   a company's clockings over a date range, as JSON lines of deliveries
+send       deliver JSON lines from standard input (or a file) to a running service
+replay     deliver a file of JSON lines
+proxy      the fault-injecting PostgreSQL proxy
+expect     the monthly totals CONTRACT §3 gives for a file of deliveries
+check      compare those totals with `pointage_resume` in a database
+simulate   all of it at once, with a database outage in the middle (`make simulate`)
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 import sys
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from service.database import resolve_database_url
-from service.settings import Settings
-from simulator.company import EMPLOYEES, a_day_of_punches
-from simulator.harness import Database, ServiceProcess
-from simulator.sender import Sender
+from simulator import expectations, generator, proxy, replay, simulate
+from simulator.harness import Database
 
 
-async def deliver_all(base_url: str, secret: str, deliveries: list[dict[str, Any]]) -> list[str]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        sender = Sender(client, secret)
-        results = [await sender.deliver(delivery) for delivery in deliveries]
-    for result in results:
-        print(f"  {result.event_id}  {result.log_status:9}  {result.answer.get('status')}")
-    return [result.log_status for result in results]
+def run_generate(args: argparse.Namespace) -> int:
+    first, last = generator.month_of(datetime.now(UTC).date())
+    start = date.fromisoformat(args.start) if args.start else first
+    end = date.fromisoformat(args.end) if args.end else last
+    generated = generator.generate(args.employees, start, end, args.seed)
+    if args.out:
+        company = generator.write(generated, args.out)
+        print(
+            f"{len(generated.deliveries)} deliveries → {args.out}, employees → {company}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(generated.jsonl())
+    return 0
 
 
-def simulate(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
-    data_dir = settings.data_dir.resolve()
-    database_url = resolve_database_url(settings)
-    env = {"TIMEMOTO_WEBHOOK_SECRET": secret, "DATABASE_URL": database_url}
-    env["SPOOL_DIR"] = str(data_dir / "simulate" / "spool")
-    day = datetime.combine(datetime.now().date(), datetime.min.time())
-    deliveries = a_day_of_punches(day)
-    print(f"delivering {len(deliveries)} punches for {len(EMPLOYEES)} employees on {day:%Y-%m-%d}")
-    with ServiceProcess(Path(data_dir / "simulate"), env) as service:
-        statuses = asyncio.run(deliver_all(service.base_url, secret, deliveries))
-        verifier = httpx.get(f"{service.base_url}/api/database/verifier-tables-pointage").json()
-    ids = [delivery["id"] for delivery in deliveries]
-    stored = Database(database_url).value(
-        "SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids
+def run_proxy(argv: list[str]) -> int:
+    return proxy.main(argv)
+
+
+def run_expect(args: argparse.Namespace) -> int:
+    lines = args.file.read_text(encoding="utf-8").splitlines()
+    for summary in expectations.expected_totals(lines):
+        print(json.dumps(expectations.summary_json(summary)))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    if not args.database_url:
+        print("no database: pass --database-url or set DATABASE_URL", file=sys.stderr)
+        return 2
+    database = Database(args.database_url)
+    expected = expectations.expected_totals(args.file.read_text("utf-8").splitlines())
+    found = expectations.differences(
+        expected,
+        expectations.database_totals(database),
+        expectations.temps_travaille_mois(database),
     )
-    print(f"completed: {statuses.count('Completed')}/{len(statuses)}, stored in pointage: {stored}")
-    print(json.dumps(verifier, indent=2))
-    return 0 if verifier.get("ok") and stored == len(deliveries) else 1
+    for difference in found:
+        print(difference.line())
+    print(f"{len(expected)} user-months expected, {len(found)} difference(s)", file=sys.stderr)
+    return 1 if found else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="a company's clockings as JSON lines")
+    gen.add_argument("--employees", type=int, default=25)
+    gen.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: month start)")
+    gen.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: month end)")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument(
+        "--out", type=Path, help="deliveries file (else stdout); employees go to *.company.json"
+    )
+    gen.set_defaults(run=run_generate)
+
+    for name, what in (("send", "JSON lines from stdin or FILE"), ("replay", "a JSON-lines FILE")):
+        command = commands.add_parser(name, help=f"sign and deliver {what}")
+        command.add_argument("file", nargs="?" if name == "send" else None, default="-")
+        replay.add_arguments(command)
+        command.set_defaults(run=replay.run)
+
+    # Listed for --help only: main() hands every argument after `proxy` to the proxy's own parser.
+    commands.add_parser("proxy", help="the fault-injecting PostgreSQL proxy")
+
+    exp = commands.add_parser("expect", help="the monthly totals a file of deliveries gives")
+    exp.add_argument("file", type=Path)
+    exp.set_defaults(run=run_expect)
+
+    chk = commands.add_parser("check", help="compare those totals with pointage_resume")
+    chk.add_argument("file", type=Path)
+    chk.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    chk.set_defaults(run=run_check)
+
+    sim = commands.add_parser("simulate", help="a month through the service, with an outage")
+    simulate.add_arguments(sim)
+    sim.set_defaults(run=simulate.simulate)
+    return main
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("simulate", help="run the service and deliver a day").set_defaults(
-        run=simulate
-    )
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["proxy"]:
+        return run_proxy(argv[1:])
+    args = parser().parse_args(argv)
     return int(args.run(args))
 
 

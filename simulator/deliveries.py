@@ -31,10 +31,15 @@ def attendance_inserted(
     rounded: datetime | None = None,
     ignored: bool = False,
     record_hash: int = -1730805271945493659,
+    inserted_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """One `attendance.inserted` delivery; `local_time` is naive wall-clock time in the zone."""
+    """One `attendance.inserted` delivery; `local_time` is naive wall-clock time in the zone.
+
+    `inserted_at` (aware) is when TimeMoto recorded it: by default the clocking's own instant; a
+    clocking added later by a manager is inserted, and so dispatched, days after it happened.
+    """
     zone = ZoneInfo(employee.time_zone)
-    inserted = local_time.replace(tzinfo=zone).astimezone(UTC)
+    inserted = (inserted_at or local_time.replace(tzinfo=zone)).astimezone(UTC)
     return {
         "id": event_id or f"tm_{uuid.uuid4().hex}",
         "event": "attendance.inserted",

@@ -1,0 +1,236 @@
+"""`make simulate`: a month of a workshop's clockings through the real service, an outage of the
+database in the middle, then the totals checked against the reference model.
+
+Each run gets a fresh database (`simulate_<timestamp>`) and its own directory under
+`.data/simulate/runs/`, so that reruns with the same seed give the same answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from service.settings import Settings
+from simulator import expectations, generator
+from simulator.harness import Database, ServiceProcess, wait_until
+from simulator.proxy import FaultProxy, proxied_url, upstream_of
+from simulator.replay import SendOptions, send
+from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
+from simulator.sender import DeliveryLog, DeliveryResult
+
+VERIFIER = "/api/database/verifier-tables-pointage"
+PREFIX = "simulate_"
+KEEP_RUNS = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--employees", type=int, default=25)
+    parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--shuffle", action="store_true", help="deliver in a random order (--seed)")
+    parser.add_argument("--outage", type=float, default=2.0, help="seconds of black-holed database")
+    parser.add_argument(
+        "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
+    )
+
+
+async def _admin(server_url: str, *statements: str) -> list[Any]:
+    connection = await asyncpg.connect(server_url, timeout=10)
+    try:
+        return [await connection.fetch(sql) for sql in statements]
+    finally:
+        await connection.close()
+
+
+def fresh_database(server_url: str, name: str, *, clean_previous: bool) -> str:
+    """Create `name` on the server (dropping earlier simulation databases when asked)."""
+    if clean_previous:
+        rows = asyncio.run(
+            _admin(server_url, f"SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'")
+        )[0]
+        drops = [f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)' for row in rows]
+        if drops:
+            asyncio.run(_admin(server_url, *drops))
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def database_for_run(settings: Settings, data_dir: Path, name: str) -> str:
+    """A new database on DATABASE_URL's server, else on the embedded one under `data_dir`."""
+    if settings.database_url:
+        # Someone else's server: never drop anything there but what this run made.
+        return fresh_database(settings.database_url, name, clean_previous=False)
+    from service.embedded import start_embedded
+
+    return fresh_database(start_embedded(data_dir), name, clean_previous=True)
+
+
+def prepare_run_dir(data_dir: Path, stamp: str) -> Path:
+    runs = data_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(runs.iterdir())[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    run_dir = runs / stamp
+    run_dir.mkdir()
+    return run_dir
+
+
+def add_equipe(database: Database, company: generator.Company) -> int:
+    """The ERP's own rows for the mapped employees (the unmapped ones clock all the same)."""
+    mapped = [m.employee for m in company.staff if m.mapped]
+    for employee in mapped:
+        database.execute(
+            "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ($1, $2, $3)",
+            employee.last_name,
+            employee.first_name,
+            employee.user_id,
+        )
+    return len(mapped)
+
+
+async def outage(
+    proxy: FaultProxy, begin: asyncio.Event, progress: Progress, seconds: float
+) -> None:
+    """Once `begin` is set, black-hole the database for `seconds`, then let it recover."""
+    if seconds <= 0:
+        return
+    await begin.wait()
+    proxy.set_mode("blackhole")
+    progress.note = f"database black-holed for {seconds:g} s"
+    await asyncio.sleep(seconds)  # the outage's length is what is simulated, not a wait for a race
+    proxy.set_mode("pass")
+    proxy.cut()  # the partition ends as networks do: the silent connections are gone
+    progress.note = "database back"
+
+
+def verifier(base_url: str) -> dict[str, Any]:
+    try:
+        answer = httpx.get(f"{base_url}{VERIFIER}", timeout=10).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"ok": False, "error": str(exc)}
+    return answer if isinstance(answer, dict) else {"ok": False}
+
+
+def pending(answer: dict[str, Any]) -> int:
+    return int((answer.get("spool") or {}).get("pending", 0))
+
+
+async def deliver_through_outage(
+    service: ServiceProcess,
+    secret: str,
+    deliveries: list[dict[str, Any]],
+    options: SendOptions,
+    proxy: FaultProxy,
+    outage_seconds: float,
+) -> DeliveryLog:
+    """Deliver everything with a progress bar; black-hole the database once 30 % is done."""
+    progress = Progress(len(deliveries), stream=sys.stdout)
+    begin = asyncio.Event()
+
+    def advance(result: DeliveryResult) -> None:
+        progress.advance(result)
+        if progress.done >= 0.3 * progress.total:
+            begin.set()
+
+    sending = send(service.base_url, secret, deliveries, options, advance)
+    log, _ = await asyncio.gather(sending, outage(proxy, begin, progress, outage_seconds))
+    progress.finish()
+    return log
+
+
+def wait_for_drain(service: ServiceProcess, deadline: float) -> tuple[bool, float]:
+    """Until the verifier is ok with an empty spool; whether it came, and after how long."""
+    started = time.monotonic()
+    drained = wait_until(
+        lambda: (v := verifier(service.base_url)).get("ok") is True and pending(v) == 0,
+        deadline,
+        interval=0.2,
+    )
+    return drained, time.monotonic() - started
+
+
+def simulate(args: argparse.Namespace) -> int:
+    wall = time.monotonic()
+    settings = Settings.from_env()
+    secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
+    data_dir = (settings.data_dir / "simulate").resolve()
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S_%f")
+    month = date.fromisoformat(f"{args.month}-01") if args.month else datetime.now(UTC).date()
+    first, last = generator.month_of(month)
+
+    database_url = database_for_run(settings, data_dir, PREFIX + stamp)
+    database = Database(database_url)
+    run_dir = prepare_run_dir(data_dir, stamp)
+    generated = generator.generate(args.employees, first, last, args.seed)
+    deliveries_file = run_dir / "deliveries.jsonl"
+    generator.write(generated, deliveries_file)
+    unique = len({d["id"] for d in generated.deliveries})
+    print(f"database: {make_url(database_url).database}   run: {run_dir}")
+    print(
+        f"company: {args.employees} employees (seed {args.seed}), {first:%B %Y}: "
+        f"{len(generated.deliveries)} deliveries ({unique} distinct ids), "
+        f"{len(generated.company.anomalies)} planned anomalies"
+    )
+
+    options = SendOptions(
+        args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
+    )
+    with FaultProxy(upstream_of(database_url)).start() as proxy:
+        env = {
+            "TIMEMOTO_WEBHOOK_SECRET": secret,
+            "DATABASE_URL": proxied_url(database_url, proxy.port),
+            "DATA_DIR": str(run_dir / "data"),
+            "SPOOL_DIR": str(run_dir / "spool"),
+            "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
+        }
+        with ServiceProcess(run_dir, env) as service:
+            wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
+            print(f"service: {service.base_url} (log: {service.log_path})")
+            print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
+            log = asyncio.run(
+                deliver_through_outage(
+                    service, secret, generated.deliveries, options, proxy, args.outage
+                )
+            )
+            drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
+            answer = verifier(service.base_url)
+
+    print()
+    print(log_summary(log))
+    print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
+    ids = [d["id"] for d in generated.deliveries]
+    stored = database.value("SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids)
+    print(f"pointage rows: {stored} of {unique} distinct deliveries")
+
+    actual = expectations.database_totals(database)
+    equipe = expectations.temps_travaille_mois(database)
+    expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
+    found = expectations.differences(expected, actual, equipe)
+    rows = hours_rows(generated.company, first, actual, expected, equipe)
+    print()
+    print(hours_table(rows, first))
+    print(differences_text(found))
+    print()
+    print("verifier:", json.dumps(answer))
+    ok = (
+        log.count("Failed") == 0
+        and drained
+        and stored == unique
+        and not found
+        and all(row.ok for row in rows)
+        and answer.get("ok") is True
+    )
+    print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+    return 0 if ok else 1

@@ -1,0 +1,41 @@
+"""`make simulate` in small: a month with a clock change, a one-second outage, all green."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.__main__ import main
+from simulator.harness import Database
+
+
+def simulation_databases(server: Database) -> set[str]:
+    rows = server.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'simulate_%'")
+    return {row["datname"] for row in rows}
+
+
+def test_simulate_ends_ok_through_an_outage(
+    postgres_server_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = Database(postgres_server_url)
+    before = simulation_databases(server)
+    monkeypatch.setenv("DATABASE_URL", postgres_server_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    try:
+        status = main(["simulate", "--employees", "6", "--month", "2026-03", "--outage", "1"])
+    finally:
+        for name in simulation_databases(server) - before:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "queued" in out  # the outage was answered 202 and drained afterwards
+    assert (
+        "no differences" in out
+        and "Failed 0" in out
+        and out.rstrip().split("\n")[-1].startswith("OK")
+    )
