@@ -56,17 +56,10 @@ def _pending(settings: Settings, target: DatabaseTarget) -> int:
 
 
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
-    from service.verifier import SpoolState, VerifierAnswer
+    from service.verifier import verifier_answer
 
     target = _target(settings)
-    report = asyncio.run(check_schema(target))
-    answer = VerifierAnswer(
-        ok=report.ok,
-        database=report.database,
-        objects=report.objects,
-        missing=report.missing,
-        spool=SpoolState(pending=_pending(settings, target)),
-    )
+    answer = verifier_answer(asyncio.run(check_schema(target)), _pending(settings, target))
     print(msgspec.json.format(msgspec.json.encode(answer)).decode())
     return 0 if answer.ok else 1
 

@@ -6,8 +6,10 @@ here, so that every module may import this one.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
@@ -34,49 +36,8 @@ is never lost. The verifier says whether the database and every schema object ar
 """
 
 # A delivery in TimeMoto's exact shape (the contract's sample; values invented).
-ATTENDANCE_INSERTED: dict[str, Any] = {
-    "id": "tm_3f9c2a7e51b04d8c9e6a1b2c3d4e5f60",
-    "event": "attendance.inserted",
-    "sequence": 18342,
-    "dispatchedAt": 1796021925,
-    "data": {
-        "clockingType": "In",
-        "deviceSerialNumber": "125058917500311",
-        "clientId": "6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43",
-        "userId": "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c",
-        "userCardNumber": "10884221",
-        "userFirstName": "Amira",
-        "userLastName": "Ben Salah",
-        "userFullName": "Amira Ben Salah",
-        "userEmployeeNumber": "LP-014",
-        "departmentId": None,
-        "departmentName": None,
-        "locationId": "0c9b8a7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d",
-        "locationName": "Atelier Ksar Hellal",
-        "projectId": None,
-        "projectName": None,
-        "projectCode": None,
-        "timeZone": "Africa/Tunis",
-        "timeLogged": "2026-11-30T07:58:41",
-        "timeLoggedRounded": "2026-11-30T08:00:00",
-        "timeInserted": "2026-11-30T06:58:43.1274410Z",
-        "clockingActionTypeId": 0,
-        "verificationModeId": 4,
-        "recordHash": -1730805271945493659,
-        "recordIgnored": False,
-        "clockingPairId": "Pairs_Sequences_6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43_"
-        "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c_2026_11_30_5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
-        "clockingSequenceId": "Sequences_6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43_"
-        "b2e4c6a8-1f3d-4b5e-8a7c-9d0e1f2a3b4c_2026_11_30",
-        "planningId": 0,
-        "absenceTypeId": None,
-        "absenceTypeName": None,
-        "color": None,
-        "comment": None,
-        "payPeriodId": "7e6d5c4b-3a2f-4e1d-9c8b-7a6f5e4d3c2b",
-        "payPeriodName": "48",
-    },
-}
+SAMPLE_PATH = Path(__file__).resolve().parent / "samples" / "attendance.inserted.json"
+ATTENDANCE_INSERTED: dict[str, Any] = json.loads(SAMPLE_PATH.read_text(encoding="utf-8"))
 
 _EVENT_ID = ATTENDANCE_INSERTED["id"]
 

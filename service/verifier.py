@@ -9,7 +9,7 @@ from litestar import Response, get
 from litestar.datastructures import State
 
 from service.openapi import VERIFIER_ANSWERS, responses
-from service.schema import DatabaseHealth, SchemaObject, check_schema
+from service.schema import DatabaseHealth, SchemaObject, SchemaReport, check_schema
 
 PATH = "/api/database/verifier-tables-pointage"
 
@@ -26,15 +26,20 @@ class VerifierAnswer(msgspec.Struct):
     spool: SpoolState
 
 
-async def verify_tables(state: State) -> VerifierAnswer:
-    report = await check_schema(state.runtime.target)
+def verifier_answer(report: SchemaReport, spool_pending: int) -> VerifierAnswer:
+    """CONTRACT §4's JSON, for the endpoint and for `python -m service db verify`."""
     return VerifierAnswer(
         ok=report.ok,
         database=report.database,
         objects=report.objects,
         missing=report.missing,
-        spool=SpoolState(pending=await asyncio.to_thread(state.runtime.spool.pending)),
+        spool=SpoolState(pending=spool_pending),
     )
+
+
+async def verify_tables(state: State) -> VerifierAnswer:
+    report = await check_schema(state.runtime.target)
+    return verifier_answer(report, await asyncio.to_thread(state.runtime.spool.pending))
 
 
 @get(PATH, responses=responses(VerifierAnswer, VERIFIER_ANSWERS))

@@ -1,7 +1,7 @@
 """TimeMoto's delivery sample, kept in the repository so the suite needs nothing beside it.
 
-It is a copy of ../shared/samples/attendance.inserted.json; test_samples.py checks that the two
-still agree wherever the shared folder is present.
+It is a copy of ../shared/samples/attendance.inserted.json (the OpenAPI document shows it too);
+test_samples.py checks that the two still agree wherever the shared folder is present.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "samples" / "attendance.inserted.json"
+from service.openapi import SAMPLE_PATH
+
 SHARED_SAMPLE_PATH = (
     Path(__file__).resolve().parents[3] / "shared" / "samples" / "attendance.inserted.json"
 )
