@@ -10,7 +10,7 @@ import msgspec
 
 from service.database import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.deliveries import DeliveryStore
-from service.recovery import DrainResult, Recovery
+from service.recovery import DrainResult, Recovery, requeue_quarantine
 from service.schema import apply_schema, check_schema, describe_error
 from service.settings import ConfigurationError, Settings
 from service.spool import SPOOL_FILE, Spool, SpoolError
@@ -108,6 +108,20 @@ def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def spool_requeue(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        requeued = requeue_quarantine(spool)
+        result = asyncio.run(drain_once(settings, target, spool))
+    finally:
+        spool.close()
+    for event_id, reason in requeued.kept:
+        print(f"still invalid: {event_id or '(no id)'}: {reason}", file=sys.stderr)
+    print(f"requeued: {requeued.released}, still in quarantine: {len(requeued.kept)}")
+    print(f"written: {result.written}, left: {result.left}")
+    return 1 if requeued.kept or result.left else 0
+
+
 async def drain_once(settings: Settings, target: DatabaseTarget, spool: Spool) -> DrainResult:
     engine = create_engine(target, settings.pool_timeout)
     timeout = settings.connect_timeout + settings.statement_timeout
@@ -156,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     spool.add_parser("drain", help="write the spool now; exit 1 if any is left").set_defaults(
         run=spool_drain
     )
+    spool.add_parser(
+        "requeue", help="validate the quarantine again, spool and write what is now valid"
+    ).set_defaults(run=spool_requeue)
     args = parser.parse_args(argv)
     try:
         return int(args.run(Settings.from_env(), args))

@@ -90,6 +90,27 @@ class DrainResult:
     left: int
 
 
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    released: int
+    kept: list[tuple[str | None, str]]  # (event id, why it is still invalid)
+
+
+def requeue_quarantine(spool: Spool) -> Requeued:
+    """Validate each quarantined body again (the parser may have been fixed since): the valid
+    ones go back to the spool, to be written like any other; the others stay, with the reason."""
+    released, kept = 0, []
+    for item in spool.quarantined_deliveries():
+        try:
+            delivery = parse_delivery(decode(item.body))
+        except (NotJson, InvalidDelivery) as exc:
+            kept.append((item.event_id, str(exc)))
+            continue
+        spool.release(item, delivery.event_id)
+        released += 1
+    return Requeued(released, kept)
+
+
 class Recovery:
     def __init__(
         self,

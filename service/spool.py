@@ -59,6 +59,15 @@ class SpooledDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Quarantined:
+    seq: int
+    event_id: str | None
+    body: bytes
+    reason: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Stranded:
     """Deliveries spooled for another database than this one."""
 
@@ -187,6 +196,45 @@ class Spool:
                         ),
                     )
                     self._db.execute("DELETE FROM livraison WHERE seq = ?", (delivery.seq,))
+            except sqlite3.Error as exc:
+                raise SpoolError(f"spool {self.path}: {exc}") from exc
+
+    def quarantined_deliveries(self) -> list[Quarantined]:
+        rows = self._run(
+            "SELECT seq, event_id, body, reason, recu_le FROM quarantaine ORDER BY seq"
+        )
+        return [
+            Quarantined(
+                seq=int(str(seq)),
+                event_id=None if event_id is None else str(event_id),
+                body=bytes(body),  # type: ignore[call-overload]
+                reason=str(reason),
+                received_at=datetime.fromisoformat(str(recu_le)),
+            )
+            for seq, event_id, body, reason, recu_le in rows
+        ]
+
+    def release(self, item: Quarantined, event_id: str) -> None:
+        """Move a quarantined delivery back to the spool (for this database), in one transaction.
+
+        Its arrival time is kept; if that id is already waiting, the quarantined copy just goes.
+        """
+        with self._lock:
+            try:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.execute(
+                        "INSERT INTO livraison (event_id, database_key, database_label, body,"
+                        " recu_le) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (
+                            event_id,
+                            self.database_key,
+                            self.database_label,
+                            item.body,
+                            item.received_at.isoformat(),
+                        ),
+                    )
+                    self._db.execute("DELETE FROM quarantaine WHERE seq = ?", (item.seq,))
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {exc}") from exc
 

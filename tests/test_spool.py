@@ -109,3 +109,15 @@ def test_a_closed_or_unusable_spool_raises_spool_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     with pytest.raises(SpoolError):
         spool(tmp_path / "a-file")
+
+
+def test_release_moves_a_quarantined_delivery_back_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "db-a", "label")
+    spool.quarantine("tm_q", b'{"id": "tm_q"}', "doubt", AT)
+    spool.put("tm_q", b'{"id": "tm_q"}', AT)  # that id is already waiting too
+    (item,) = spool.quarantined_deliveries()
+    assert (item.event_id, item.reason, item.received_at) == ("tm_q", "doubt", AT)
+    spool.release(item, "tm_q")
+    assert spool.quarantined() == 0
+    assert [d.event_id for d in spool.oldest(10)] == ["tm_q"]
+    spool.close()

@@ -91,3 +91,27 @@ def test_drain_with_the_database_away_exits_non_zero_and_keeps_everything(
     assert result.returncode == 1
     assert "1 deliveries left" in result.stderr
     assert spool_for(url, tmp_path / "spool").pending() == 1
+
+
+def test_requeue_writes_what_is_now_valid_and_keeps_the_rest_with_its_reason(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    database.execute(schema_sql())
+    valid = a_delivery()  # as if an older parser had refused it
+    spool = spool_for(database_url, tmp_path / "spool")
+    spool.quarantine(valid["id"], json.dumps(valid).encode(), "an old parser's doubt", RECEIVED)
+    spool.quarantine("tm_bad", b'{"id": "tm_bad", "event": 7}', "invalid", RECEIVED)
+    spool.close()
+    result = cli("spool", "requeue", database_url=database_url, spool_dir=tmp_path / "spool")
+    assert result.returncode == 1  # one is still invalid
+    assert "requeued: 1, still in quarantine: 1" in result.stdout
+    assert "written: 1, left: 0" in result.stdout
+    assert "still invalid: tm_bad" in result.stderr
+    recu_le = database.value("SELECT recu_le FROM pointage WHERE event_id = $1", valid["id"])
+    assert recu_le == RECEIVED  # the real arrival time, not the requeue's
+    spool = spool_for(database_url, tmp_path / "spool")
+    try:
+        assert [q.event_id for q in spool.quarantined_deliveries()] == ["tm_bad"]
+        assert spool.pending() == 0
+    finally:
+        spool.close()
