@@ -1,7 +1,8 @@
 """Applying `attendance.updated` / `attendance.deleted` to `pointage` (rules: corrections.py).
 
-Runs inside the transaction that keeps the correction in the inbox; the trigger on `pointage`
-then keeps the worked time right. The inbox row says what happened: `applique` with the punch's
+Runs inside the transaction that keeps the correction in the inbox (or, for a correction that
+came first, the one that stores its punch); the trigger on `pointage` then keeps the worked time
+right. The inbox row says what happened: `applique` with the punch's
 id, or `non_applique` with the reason.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.corrections import (
@@ -23,7 +25,7 @@ from service.corrections import (
     clocking_ref,
     match,
 )
-from service.payload import Delivery, Envelope, InvalidDelivery, parse_punch
+from service.payload import Delivery, Envelope, InvalidDelivery, Punch, parse_delivery, parse_punch
 
 _CANDIDATES = text(
     """
@@ -34,6 +36,17 @@ _CANDIDATES = text(
             OR payload -> 'data' ->> 'recordHash' = :record_hash)
     """
 )
+# Corrections that came before the punch they name (TimeMoto does not promise an order).
+_WAITING = text(
+    """
+    SELECT payload FROM pointage_evenement
+     WHERE statut = 'non_applique' AND event IN ('attendance.updated', 'attendance.deleted')
+       AND payload -> 'data' ->> 'userId' = :user_id
+       AND (payload -> 'data' ->> 'timeInserted' = :time_inserted
+            OR payload -> 'data' ->> 'recordHash' = :record_hash)
+     ORDER BY recu_le, id
+    """
+).columns(payload=JSONB)
 _DELETE = text("DELETE FROM pointage WHERE id = :id")
 _UPDATE = text(
     """
@@ -100,6 +113,24 @@ async def _apply(session: AsyncSession, delivery: Delivery) -> Match | Unapplied
     }
     await session.execute(_UPDATE, values)
     return found
+
+
+async def apply_waiting_corrections(session: AsyncSession, punch: Punch) -> None:
+    """A new punch may be the one an earlier, unapplied correction named: apply those now, in
+    their order of arrival (an update then a delete of one clocking ends deleted)."""
+    ref = clocking_ref(punch.payload)
+    if isinstance(ref, Unapplied):
+        return
+    rows = await session.execute(
+        _WAITING,
+        {
+            "user_id": ref.user_id,
+            "time_inserted": ref.time_inserted,
+            "record_hash": None if ref.record_hash is None else str(ref.record_hash),
+        },
+    )
+    for (payload,) in rows.all():
+        await apply_correction(session, parse_delivery(payload))
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.correction_store import apply_correction
+from service.correction_store import apply_correction, apply_waiting_corrections
 from service.corrections import CORRECTION_EVENTS
 from service.payload import Delivery
 from service.repositories import PointageEvenementRepository, PointageRepository
@@ -28,6 +28,8 @@ class DeliveryStore:
                 if delivery.punch is not None:
                     pointages = PointageRepository(session=session)
                     added = await pointages.add_punch(delivery.punch, received_at)
+                    if added:
+                        await apply_waiting_corrections(session, delivery.punch)
                     return "stored" if added else "duplicate"
                 inbox = PointageEvenementRepository(session=session)
                 added = await inbox.add_event(delivery, received_at, statut="ignore")

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS pointage_evenement (
 -- attendance.updated / attendance.deleted: the punch they were applied to, or why they were not.
 ALTER TABLE pointage_evenement ADD COLUMN IF NOT EXISTS pointage_id bigint;
 ALTER TABLE pointage_evenement ADD COLUMN IF NOT EXISTS motif text;
+-- A new punch looks here for the corrections that arrived before it.
+CREATE INDEX IF NOT EXISTS pointage_evenement_en_attente_idx
+    ON pointage_evenement ((payload -> 'data' ->> 'userId'))
+    WHERE statut = 'non_applique';
 
 -- Worked time (CONTRACT §3; rules in README "Worked time"; reference model service/worktime.py).
 --

@@ -137,3 +137,24 @@ def test_corrections_are_applied_to_the_punch_they_name(
     assert statut == "non_applique"
     assert motif and "no stored punch" in motif
     assert month(database, user) == (0, 1, 1)
+
+
+def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arrives(
+    service: ServiceProcess, database: Database
+) -> None:
+    user = str(uuid.uuid4())
+    entree = clocking(
+        "attendance.inserted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
+    )
+    moved = clocking(  # the sortie moved to 17:00, delivered before the sortie itself
+        "attendance.updated", user, 1, "2026-11-30T17:00:00", "2026-11-30T15:00:02.2Z", 23
+    )
+    sortie = clocking(
+        "attendance.inserted", user, 1, "2026-11-30T16:00:00", "2026-11-30T15:00:02.2Z", 22
+    )
+    assert post(service, entree) == "stored"
+    assert post(service, moved) == "ignored"
+    assert outcome(database, moved["id"])[0] == "non_applique"
+    assert post(service, sortie) == "stored"
+    assert outcome(database, moved["id"]) == ("applique", None)
+    assert month(database, user) == (540, 2, 0)  # 08:00 to 17:00, as corrected
