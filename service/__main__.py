@@ -136,7 +136,6 @@ async def drain_once(settings: Settings, target: DatabaseTarget, spool: Spool) -
         spool,
         write_timeout=timeout,
         schema_auto_apply=False,
-        apply_schema=nothing,
         reset_pool=nothing,
     )
     try:

@@ -23,7 +23,7 @@ import sqlalchemy.exc
 from service.database import DatabaseTarget
 from service.deliveries import DeliveryStore
 from service.payload import InvalidDelivery, NotJson, decode, parse_delivery
-from service.schema import check_schema, describe_error
+from service.schema import apply_schema, check_schema, describe_error
 from service.spool import Spool, SpooledDelivery, SpoolError
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,6 @@ class Recovery:
         *,
         write_timeout: float,
         schema_auto_apply: bool,
-        apply_schema: Callable[[], Awaitable[None]],
         reset_pool: Callable[[], Awaitable[None]],
     ) -> None:
         self._target = target
@@ -128,7 +127,6 @@ class Recovery:
         self._spool = spool
         self._write_timeout = write_timeout
         self._schema_auto_apply = schema_auto_apply
-        self._apply_schema = apply_schema
         self._reset_pool = reset_pool
         self.database_up = True  # until a probe or a write says otherwise
         self._state = "unknown"
@@ -183,7 +181,7 @@ class Recovery:
         """Is the database there with the whole schema (applying it if allowed)? Sets the state."""
         report = await check_schema(self._target)
         if report.database.reachable and report.missing and self._schema_auto_apply:
-            await self._apply_schema()
+            await self._apply_schema(report.missing)
             report = await check_schema(self._target)
         if not report.database.reachable:
             reason = report.database.error or "unreachable"
@@ -202,6 +200,13 @@ class Recovery:
             if not await asyncio.to_thread(self._spool.pending):
                 self._confirmed_up(self._available())
         return self.database_up
+
+    async def _apply_schema(self, missing: list[str]) -> None:
+        log.warning("pointage schema incomplete (missing: %s): applying it", ", ".join(missing))
+        try:
+            await apply_schema(self._target)
+        except Exception as exc:  # noqa: BLE001 - reported; the probe then says what is missing
+            log.error("applying the pointage schema failed: %s", describe_error(exc))
 
     def _available(self) -> str:
         return f"database {self._target.label} is available, pointage schema in place"

@@ -12,7 +12,6 @@ from service.database import DatabaseTarget, create_engine, resolve_database_url
 from service.deliveries import DeliveryStore
 from service.reception import Reception
 from service.recovery import Recovery
-from service.schema import apply_schema, check_schema, describe_error
 from service.settings import Settings
 from service.spool import Spool
 
@@ -41,9 +40,6 @@ class Runtime:
         # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
         spool = await asyncio.to_thread(Spool, settings.spool_dir, target.key, target.label)
 
-        async def apply_if_missing() -> None:
-            await runtime.apply_schema_if_missing()
-
         async def reset_pool() -> None:
             await engine.dispose(close=False)  # closing a silent connection could hang
 
@@ -53,7 +49,6 @@ class Runtime:
             spool,
             write_timeout=settings.connect_timeout + settings.statement_timeout,
             schema_auto_apply=settings.schema_auto_apply,
-            apply_schema=apply_if_missing,
             reset_pool=reset_pool,
         )
         reception = Reception(
@@ -73,18 +68,6 @@ class Runtime:
     def database_up(self) -> bool:
         """What the circuit breaker believes now."""
         return self.recovery.database_up
-
-    async def apply_schema_if_missing(self) -> None:
-        report = await check_schema(self.target)
-        if not report.database.reachable or not report.missing:
-            return
-        log.warning(
-            "pointage schema incomplete (missing: %s): applying it", ", ".join(report.missing)
-        )
-        try:
-            await apply_schema(self.target)
-        except Exception as exc:  # noqa: BLE001 - reported, and the service keeps serving
-            log.error("applying the pointage schema failed: %s", describe_error(exc))
 
     async def stop(self) -> None:
         await self.recovery.stop()
