@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.embedded import temporary_embedded
-from service.signature import sign
+from service.db.embedded import temporary_embedded
+from service.domain.signature import sign
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import ServiceProcess

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from service.embedded import temporary_embedded
-from service.signature import sign
+from service.db.embedded import temporary_embedded
+from service.domain.signature import sign
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import Database, ServiceProcess, wait_until

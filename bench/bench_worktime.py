@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from service.schema import schema_sql
+from service.db.schema import schema_sql
 
 RUNS = 61
 MONTH_PUNCHES = 2000
@@ -114,7 +114,7 @@ async def _measure(connection: asyncpg.Connection) -> int:
 def main() -> int:
     if url := os.environ.get("DATABASE_URL"):
         return asyncio.run(measure(url))
-    from service.embedded import temporary_embedded
+    from service.db.embedded import temporary_embedded
 
     with temporary_embedded("bench-worktime-") as url:
         return asyncio.run(measure(url))

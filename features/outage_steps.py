@@ -167,7 +167,7 @@ def verifier_unreachable(world: World) -> None:
 
 @then("the verifier answers 503 naming every missing object")
 def verifier_names_missing(world: World) -> None:
-    from service.schema import EXPECTED_OBJECTS
+    from service.db.schema import EXPECTED_OBJECTS
 
     answer = world.verifier()
     assert answer.status_code == 503

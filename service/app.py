@@ -10,16 +10,16 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
-from service.health import health, ready
+from service.http.health import health, ready
+from service.http.metrics import Metrics, prometheus_metrics
+from service.http.openapi import openapi_config
+from service.http.verifier import verifier_tables_pointage
+from service.http.webhook import PATH as WEBHOOK_PATH
+from service.http.webhook import receive_pointage
 from service.logs import configure_logging, secrets_of
-from service.metrics import Metrics, prometheus_metrics
-from service.openapi import openapi_config
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
 from service.shutdown import exit_cleanly_after_shutdown
-from service.verifier import verifier_tables_pointage
-from service.webhook import PATH as WEBHOOK_PATH
-from service.webhook import receive_pointage
 
 log = logging.getLogger(__name__)
 

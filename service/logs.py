@@ -94,7 +94,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-11-30T06:58:43.127Z INFO service.webhook: message key=value ...`"""
+    """`2026-11-30T06:58:43.127Z INFO service.http.webhook: message key=value ...`"""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__()

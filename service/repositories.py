@@ -8,8 +8,8 @@ from datetime import datetime
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy.dialects.postgresql import insert
 
-from service.models import Pointage, PointageEvenement
-from service.payload import Delivery, Punch
+from service.db.models import Pointage, PointageEvenement
+from service.domain.delivery import Delivery, Punch
 
 
 class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):

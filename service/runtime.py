@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.database import DatabaseTarget, create_engine, resolve_database_url, session_factory
-from service.deliveries import DeliveryStore
-from service.reception import Reception
-from service.recovery import Recovery
+from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
+from service.db.store import DeliveryStore
+from service.intake import Reception
+from service.outbox.recovery import Recovery
+from service.outbox.spool import Spool
 from service.settings import Settings
-from service.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.signature import parse_secrets
+from service.domain.signature import parse_secrets
 
 MAX_BODY_BYTES = 256 * 1024
 LOG_FORMATS = ("text", "json")

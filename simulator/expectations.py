@@ -1,7 +1,7 @@
 """`expect` and `check`: what CONTRACT §3 says the months add up to, and what the database holds.
 
-The expectation comes from the reference model `service.worktime.monthly_summaries`, fed the
-punches the service itself would read (service.payload), each delivery id once.
+The expectation comes from the reference model `service.domain.worktime.monthly_summaries`, fed the
+punches the service itself would read (service.domain.delivery), each delivery id once.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from service.payload import Punch, decode, parse_delivery
-from service.worktime import MonthSummary, monthly_summaries
+from service.domain.delivery import Punch, decode, parse_delivery
+from service.domain.worktime import MonthSummary, monthly_summaries
 from simulator.harness import Database
 
 FIELDS = ("minutes_travaillees", "jours_travailles", "nb_pointages", "nb_anomalies")

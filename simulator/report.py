@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TextIO
 
-from service.worktime import MonthSummary
+from service.domain.worktime import MonthSummary
 from simulator.expectations import Difference
 from simulator.generator import Company
 from simulator.sender import DeliveryLog, DeliveryResult

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from service.signature import HEADER, sign
+from service.domain.signature import HEADER, sign
 
 WEBHOOK_PATH = "/api/webhooks/timemoto/pointage"
 MAX_BACKOFF = 30.0

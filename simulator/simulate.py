@@ -72,7 +72,7 @@ def database_for_run(settings: Settings, data_dir: Path, name: str) -> str:
     if settings.database_url:
         # Someone else's server: never drop anything there but what this run made.
         return fresh_database(settings.database_url, name, clean_previous=False)
-    from service.embedded import start_embedded
+    from service.db.embedded import start_embedded
 
     return fresh_database(start_embedded(data_dir), name, clean_previous=True)
 

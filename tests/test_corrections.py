@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from conftest import WEBHOOK_SECRET
-from service.corrections import Candidate, ClockingRef, Match, Unapplied, clocking_ref, match
-from service.signature import sign
+from service.domain.corrections import Candidate, ClockingRef, Match, Unapplied, clocking_ref, match
+from service.domain.signature import sign
 from simulator.harness import Database, ServiceProcess
 from tests.support.samples import sample_delivery
 

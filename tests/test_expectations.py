@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.worktime import MonthSummary
+from service.domain.worktime import MonthSummary
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
 from simulator.expectations import Difference, differences, punches

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.payload import Punch, parse_delivery
+from service.domain.delivery import Punch, parse_delivery
 from simulator.generator import (
     ANOMALIES,
     SHIFTS,

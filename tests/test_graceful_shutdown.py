@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from conftest import WEBHOOK_SECRET
-from service.signature import sign
+from service.domain.signature import sign
 from simulator.harness import Database, ServiceProcess, wait_until
 from tests.support.databases import fresh_database
 from tests.support.locks import inserts_wait

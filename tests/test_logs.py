@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from conftest import WEBHOOK_SECRET
+from service.domain.signature import sign
 from service.logs import JsonFormatter, Redactor, TextFormatter, fields, secrets_of
-from service.signature import sign
 from simulator.harness import ServiceProcess
 from tests.support.databases import fresh_database
 from tests.support.locks import inserts_wait
@@ -27,7 +27,7 @@ DB_PASSWORD = "db-pw-Zq81-never-logged"
 
 
 def _record(message: str, **values: Any) -> logging.LogRecord:
-    record = logging.LogRecord("service.webhook", logging.INFO, __file__, 1, message, (), None)
+    record = logging.LogRecord("service.http.webhook", logging.INFO, __file__, 1, message, (), None)
     record.__dict__.update(fields(**values))
     return record
 
@@ -52,7 +52,7 @@ def test_json_lines_carry_the_fields_and_text_lines_quote_them() -> None:
     record = _record("webhook delivery", event_id="tm_1", user="u 1\nforged=yes", http_status=200)
     line = json.loads(JsonFormatter(redact).format(record))
     assert line["message"] == "webhook delivery"
-    assert line["logger"] == "service.webhook"
+    assert line["logger"] == "service.http.webhook"
     assert line["level"] == "INFO"
     assert line["ts"].endswith("Z")
     assert (line["event_id"], line["user"], line["http_status"]) == ("tm_1", "u 1\nforged=yes", 200)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.schema import schema_sql
+from service.db.schema import schema_sql
 from simulator.harness import Database, ServiceProcess
 from tests.support.samples import sample_delivery
 from tests.test_webhook_http import PATH, delivery, post

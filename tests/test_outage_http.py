@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from service.database import DatabaseTarget
-from service.schema import EXPECTED_OBJECTS, schema_sql
+from service.db.engine import DatabaseTarget
+from service.db.schema import EXPECTED_OBJECTS, schema_sql
+from service.outbox.spool import Spool
 from service.settings import Settings
-from service.spool import Spool
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from tests.support.databases import fresh_database

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from service.payload import InvalidDelivery, NotJson, decode, parse_delivery, type_pointage
+from service.domain.delivery import InvalidDelivery, NotJson, decode, parse_delivery, type_pointage
 from tests.support.samples import SAMPLE_PATH, sample_delivery
 
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from conftest import WEBHOOK_SECRET
+from service.domain.signature import sign
 from service.runtime import Runtime
 from service.settings import Settings
-from service.signature import sign
 from simulator.harness import free_port
 from tests.support.outage import a_delivery
 

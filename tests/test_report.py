@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from service.worktime import MonthSummary
+from service.domain.worktime import MonthSummary
 from simulator.deliveries import Employee
 from simulator.generator import Company, StaffMember
 from simulator.report import Progress, hours, hours_rows, hours_table

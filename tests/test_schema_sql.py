@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from service.schema import EXPECTED_OBJECTS, SCHEMA_FILE
+from service.db.schema import EXPECTED_OBJECTS, SCHEMA_FILE
 from simulator.harness import Database
 from tests.support.databases import fresh_database, psql_executable
 

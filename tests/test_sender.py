@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from service.signature import verify
+from service.domain.signature import verify
 from simulator.deliveries import Employee, attendance_inserted
 from simulator.sender import WEBHOOK_PATH, DeliveryLog, Sender, deliver_all, ordered
 

@@ -1,6 +1,6 @@
 """The signature scheme, without a server."""
 
-from service.signature import parse_secrets, sign, verify
+from service.domain.signature import parse_secrets, sign, verify
 
 BODY = b'{"id":"tm_1","event":"attendance.inserted"}'
 

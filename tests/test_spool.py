@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.spool import Spool, SpoolError
+from service.outbox.spool import Spool, SpoolError
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -33,7 +33,7 @@ def test_a_delivery_survives_a_killed_process(tmp_path: Path) -> None:
     """Written by a process that is then killed without closing anything."""
     code = (
         "import os, sys; from datetime import datetime, UTC; from pathlib import Path;"
-        "from service.spool import Spool;"
+        "from service.outbox.spool import Spool;"
         "s = Spool(Path(sys.argv[1]), 'db-a', 'x'); s.put('tm_k', b'{}', datetime.now(UTC));"
         "os.kill(os.getpid(), 9)"
     )

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import WEBHOOK_SECRET
-from service.database import DatabaseTarget
-from service.schema import schema_sql
+from service.db.engine import DatabaseTarget
+from service.db.schema import schema_sql
+from service.outbox.spool import Spool
 from service.settings import Settings
-from service.spool import Spool
 from simulator.harness import Database, free_port
 from tests.support.outage import a_delivery
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from conftest import WEBHOOK_SECRET
-from service.schema import EXPECTED_OBJECTS
+from service.db.schema import EXPECTED_OBJECTS
 from simulator.harness import Database, ServiceProcess
 from tests.support.databases import fresh_database
 
@@ -57,7 +57,7 @@ def test_a_dropped_object_is_named_missing_and_answers_503(
         assert response.json()["missing"] == ["v_pointage_detail"]
         assert response.json()["database"]["reachable"] is True
     finally:
-        from service.schema import schema_sql
+        from service.db.schema import schema_sql
 
         database.execute(schema_sql())
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import WEBHOOK_SECRET
-from service.signature import sign
+from service.domain.signature import sign
 from simulator.harness import Database, ServiceProcess
 from tests.support.samples import sample_delivery
 

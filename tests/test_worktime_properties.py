@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.payload import Punch, TypePointage
-from service.schema import schema_sql
-from service.worktime import monthly_summaries
+from service.db.schema import schema_sql
+from service.domain.delivery import Punch, TypePointage
+from service.domain.worktime import monthly_summaries
 from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
 
 KINDS: list[TypePointage] = ["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]

@@ -14,9 +14,9 @@ from datetime import date
 
 import pytest
 
-from service.payload import Punch
-from service.schema import schema_sql
-from service.worktime import MonthSummary, monthly_summaries
+from service.db.schema import schema_sql
+from service.domain.delivery import Punch
+from service.domain.worktime import MonthSummary, monthly_summaries
 from tests.support.worktime import PunchDatabase, punch
 
 Month = tuple[date, int, int, int, int]

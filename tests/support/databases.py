@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from service.embedded import temporary_embedded
+from service.db.embedded import temporary_embedded
 
 
 def _docker_answers() -> bool:

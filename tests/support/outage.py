@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from conftest import WEBHOOK_SECRET
-from service.signature import sign
+from service.domain.signature import sign
 from simulator.harness import ServiceProcess
 from tests.support.samples import sample_delivery
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from service.openapi import SAMPLE_PATH
+from service.http.openapi import SAMPLE_PATH
 
 SHARED_SAMPLE_PATH = (
     Path(__file__).resolve().parents[3] / "shared" / "samples" / "attendance.inserted.json"

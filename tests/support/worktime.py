@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from service.payload import Punch, TypePointage
-from service.worktime import MonthSummary, local_date
+from service.domain.delivery import Punch, TypePointage
+from service.domain.worktime import MonthSummary, local_date
 
 _ids = itertools.count(1)
 

@@ -8,8 +8,8 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-from service.openapi import VERIFIER_ANSWERS, responses
-from service.schema import DatabaseHealth, SchemaObject, SchemaReport, check_schema
+from service.db.schema import DatabaseHealth, SchemaObject, SchemaReport, check_schema
+from service.http.openapi import VERIFIER_ANSWERS, responses
 
 PATH = "/api/database/verifier-tables-pointage"
 

@@ -33,7 +33,7 @@ MICROSECOND = timedelta(microseconds=1)
 MICROSECONDS_PER_MINUTE = 60_000_000
 
 
-class Clocking(Protocol):  # service.payload.Punch satisfies it as is
+class Clocking(Protocol):  # service.domain.delivery.Punch satisfies it as is
     @property
     def timemoto_user_id(self) -> str: ...
     @property

@@ -10,13 +10,13 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
+from service.domain.delivery import ATTENDANCE_INSERTED, type_pointage
+from service.domain.signature import HEADER
+from service.http.metrics import Metrics
+from service.http.openapi import WebhookOperation, webhook_responses
+from service.intake import Answer, WebhookAnswer, error
 from service.logs import fields
-from service.metrics import Metrics
-from service.openapi import WebhookOperation, webhook_responses
-from service.payload import ATTENDANCE_INSERTED, type_pointage
-from service.reception import Answer, WebhookAnswer, error
 from service.settings import MAX_BODY_BYTES
-from service.signature import HEADER
 
 PATH = "/api/webhooks/timemoto/pointage"
 

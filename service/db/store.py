@@ -8,9 +8,9 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.correction_store import apply_correction, apply_waiting_corrections
-from service.corrections import CORRECTION_EVENTS
-from service.payload import Delivery
+from service.db.corrections import apply_correction, apply_waiting_corrections
+from service.domain.corrections import CORRECTION_EVENTS
+from service.domain.delivery import Delivery
 from service.repositories import PointageEvenementRepository, PointageRepository
 
 Recorded = Literal["stored", "duplicate", "ignored"]

@@ -24,9 +24,9 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from service.reception import WebhookAnswer
-from service.schema import EXPECTED_OBJECTS
-from service.signature import HEADER
+from service.db.schema import EXPECTED_OBJECTS
+from service.domain.signature import HEADER
+from service.intake import WebhookAnswer
 
 DESCRIPTION = """\
 TimeMoto calls the webhook for every clocking; the service checks the `Timemoto-Signature`
@@ -36,7 +36,7 @@ is never lost. The verifier says whether the database and every schema object ar
 """
 
 # A delivery in TimeMoto's exact shape (the contract's sample; values invented).
-SAMPLE_PATH = Path(__file__).resolve().parent / "samples" / "attendance.inserted.json"
+SAMPLE_PATH = Path(__file__).resolve().parents[1] / "samples" / "attendance.inserted.json"
 ATTENDANCE_INSERTED: dict[str, Any] = json.loads(SAMPLE_PATH.read_text(encoding="utf-8"))
 
 _EVENT_ID = ATTENDANCE_INSERTED["id"]

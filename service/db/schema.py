@@ -10,9 +10,9 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from service.database import DatabaseTarget
+from service.db.engine import DatabaseTarget
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "sql" / "schema_pointage.sql"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema_pointage.sql"
 
 # The objects of CONTRACT §4, in the order the verifier lists them.
 FUNCTION_NAME = "pointage_maj_resume"

@@ -10,9 +10,9 @@ from typing import Literal
 
 import msgspec
 
-from service import signature
-from service.deliveries import DeliveryStore
-from service.payload import (
+from service.db.store import DeliveryStore
+from service.domain import signature
+from service.domain.delivery import (
     Delivery,
     InvalidDelivery,
     NotJson,
@@ -20,8 +20,8 @@ from service.payload import (
     parse_delivery,
     peek_event_id,
 )
-from service.recovery import Recovery, bounded, is_outage
-from service.spool import Spool, SpoolError
+from service.outbox.recovery import Recovery, bounded, is_outage
+from service.outbox.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 import asyncpg
 import sqlalchemy.exc
 
-from service.database import DatabaseTarget
-from service.deliveries import DeliveryStore
-from service.payload import InvalidDelivery, NotJson, decode, parse_delivery
-from service.schema import apply_schema, check_schema, describe_error
-from service.spool import Spool, SpooledDelivery, SpoolError
+from service.db.engine import DatabaseTarget
+from service.db.schema import apply_schema, check_schema, describe_error
+from service.db.store import DeliveryStore
+from service.domain.delivery import InvalidDelivery, NotJson, decode, parse_delivery
+from service.outbox.spool import Spool, SpooledDelivery, SpoolError
 
 log = logging.getLogger(__name__)
 

@@ -65,7 +65,7 @@ def resolve_database_url(settings: Settings) -> str:
     """`DATABASE_URL`, or else the embedded PostgreSQL under the data directory (started here)."""
     if settings.database_url:
         return settings.database_url
-    from service.embedded import start_embedded
+    from service.db.embedded import start_embedded
 
     return start_embedded(settings.data_dir)
 

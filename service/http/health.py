@@ -6,7 +6,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-from service.schema import check_schema
+from service.db.schema import check_schema
 
 
 class HealthAnswer(msgspec.Struct):

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.corrections import (
+from service.domain.corrections import (
     APPLIED,
     ATTENDANCE_DELETED,
     UNAPPLIED,
@@ -25,7 +25,14 @@ from service.corrections import (
     clocking_ref,
     match,
 )
-from service.payload import Delivery, Envelope, InvalidDelivery, Punch, parse_delivery, parse_punch
+from service.domain.delivery import (
+    Delivery,
+    Envelope,
+    InvalidDelivery,
+    Punch,
+    parse_delivery,
+    parse_punch,
+)
 
 _CANDIDATES = text(
     """

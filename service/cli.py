@@ -1,0 +1,184 @@
+"""`python -m service`: serve, apply or verify the schema, look at or drain the spool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import msgspec
+
+from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
+from service.db.schema import apply_schema, check_schema, describe_error
+from service.db.store import DeliveryStore
+from service.outbox.recovery import DrainResult, Recovery, requeue_quarantine
+from service.outbox.spool import SPOOL_FILE, Spool, SpoolError
+from service.settings import ConfigurationError, Settings
+
+
+def _target(settings: Settings) -> DatabaseTarget:
+    return DatabaseTarget.from_url(resolve_database_url(settings), settings)
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings.require_secret()  # one line now rather than a traceback from the factory
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def db_apply(settings: Settings, _: argparse.Namespace) -> int:
+    target = _target(settings)
+    try:
+        asyncio.run(apply_schema(target))
+    except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
+        print(f"schema not applied to {target.label}: {describe_error(exc)}", file=sys.stderr)
+        return 1
+    print(f"schema applied to {target.label}")
+    return 0
+
+
+def _pending(settings: Settings, target: DatabaseTarget) -> int:
+    if not (settings.spool_dir / SPOOL_FILE).exists():
+        return 0  # no spool yet: nothing waits, and verifying creates nothing
+    spool = Spool(settings.spool_dir, target.key, target.label)
+    try:
+        return spool.pending()
+    finally:
+        spool.close()
+
+
+def db_verify(settings: Settings, _: argparse.Namespace) -> int:
+    from service.http.verifier import verifier_answer
+
+    target = _target(settings)
+    answer = verifier_answer(asyncio.run(check_schema(target)), _pending(settings, target))
+    print(msgspec.json.format(msgspec.json.encode(answer)).decode())
+    return 0 if answer.ok else 1
+
+
+# -- spool ---------------------------------------------------------------------------------------
+
+
+def _spool(settings: Settings) -> tuple[DatabaseTarget, Spool]:
+    target = _target(settings)
+    return target, Spool(settings.spool_dir, target.key, target.label)
+
+
+def spool_status(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        status = spool.status()
+    finally:
+        spool.close()
+    print(f"spool: {spool.path}")
+    print(f"database: {target.label}")
+    print(f"pending: {status.pending}")
+    print(f"oldest: {status.oldest.isoformat() if status.oldest else '-'}")
+    print(f"last error: {status.last_error or '-'}")
+    print(f"quarantine: {status.quarantined}")
+    for stranded in status.stranded:
+        print(f"stranded: {stranded.pending} for {stranded.database_label}")
+        print(
+            f"warning: {stranded.pending} deliveries wait for another database "
+            f"({stranded.database_label}); they drain only with DATABASE_URL pointing there",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        result = asyncio.run(drain_once(settings, target, spool))
+        reason = spool.status().last_error or "see `python -m service spool status`"
+    finally:
+        spool.close()
+    print(f"written: {result.written}, left: {result.left}")
+    if result.left:
+        print(f"{result.left} deliveries left in the spool: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def spool_requeue(settings: Settings, _: argparse.Namespace) -> int:
+    target, spool = _spool(settings)
+    try:
+        requeued = requeue_quarantine(spool)
+        result = asyncio.run(drain_once(settings, target, spool))
+    finally:
+        spool.close()
+    for event_id, reason in requeued.kept:
+        print(f"still invalid: {event_id or '(no id)'}: {reason}", file=sys.stderr)
+    print(f"requeued: {requeued.released}, still in quarantine: {len(requeued.kept)}")
+    print(f"written: {result.written}, left: {result.left}")
+    return 1 if requeued.kept or result.left else 0
+
+
+async def drain_once(settings: Settings, target: DatabaseTarget, spool: Spool) -> DrainResult:
+    engine = create_engine(target, settings.pool_timeout)
+    timeout = settings.connect_timeout + settings.statement_timeout
+    store = DeliveryStore(session_factory(engine), timeout=timeout)
+
+    async def nothing() -> None:
+        return None
+
+    recovery = Recovery(
+        target,
+        store,
+        spool,
+        write_timeout=timeout,
+        schema_auto_apply=False,
+        reset_pool=nothing,
+    )
+    try:
+        if not await recovery.probe():
+            return DrainResult(0, spool.pending())
+        return await recovery.drain()
+    finally:
+        await engine.dispose(close=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the HTTP service")
+    serve_parser.add_argument("--host")
+    serve_parser.add_argument("--port", type=int)
+    serve_parser.set_defaults(run=serve)
+    db = commands.add_parser("db", help="the pointage schema").add_subparsers(
+        dest="db", required=True
+    )
+    db.add_parser("apply", help="run sql/schema_pointage.sql").set_defaults(run=db_apply)
+    db.add_parser("verify", help="check the schema; exit 0 only when ok").set_defaults(
+        run=db_verify
+    )
+    spool = commands.add_parser("spool", help="deliveries waiting for the database").add_subparsers(
+        dest="spool", required=True
+    )
+    spool.add_parser("status", help="pending, oldest, last error, quarantine").set_defaults(
+        run=spool_status
+    )
+    spool.add_parser("drain", help="write the spool now; exit 1 if any is left").set_defaults(
+        run=spool_drain
+    )
+    spool.add_parser(
+        "requeue", help="validate the quarantine again, spool and write what is now valid"
+    ).set_defaults(run=spool_requeue)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(Settings.from_env(), args))
+    except (ConfigurationError, SpoolError) as exc:
+        print(f"timemoto-pointage: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
