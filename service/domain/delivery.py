@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-ATTENDANCE_INSERTED = "attendance.inserted"
+from service.domain.timemoto import ATTENDANCE_INSERTED, ClockingAction, TypePointage
 
-TypePointage = Literal["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]
-
-# data.clockingActionTypeId, with data.clockingType as the fallback when the id is absent.
-_TYPE_BY_ACTION_ID: dict[int, TypePointage] = {
-    0: "entree",
-    1: "sortie",
-    2: "debut_pause",
-    3: "fin_pause",
-}
+# data.clockingType, the fallback when data.clockingActionTypeId is absent.
 _TYPE_BY_CLOCKING_TYPE: dict[str, TypePointage] = {
     "in": "entree",
     "out": "sortie",
@@ -99,6 +91,35 @@ def decode(body: bytes) -> Any:
         raise NotJson(f"body is not valid JSON: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Described:
+    """What a delivery says of itself, for its log line; each part None where it cannot be read."""
+
+    event_id: str | None = None
+    event: str | None = None
+    user: str | None = None
+    type: TypePointage | None = None  # for attendance.inserted
+
+
+def describe(document: Any) -> Described:
+    if not isinstance(document, dict):
+        return Described()
+    data = document.get("data")
+    data = data if isinstance(data, dict) else {}
+    event = _text(document.get("event"))
+    punch_type = None
+    if event == ATTENDANCE_INSERTED:
+        action = data.get("clockingActionTypeId")
+        punch_type = type_pointage(
+            action if type(action) is int else None, _text(data.get("clockingType"))
+        )
+    return Described(_text(document.get("id")), event, _text(data.get("userId")), punch_type)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def peek_event_id(document: Any) -> str | None:
     """The delivery id if one can be read, so that even a rejection names what it rejects."""
     if isinstance(document, dict):
@@ -155,7 +176,10 @@ def parse_punch(envelope: Envelope, document: dict[str, Any]) -> Punch:
 
 def type_pointage(action_id: int | None, clocking_type: str | None) -> TypePointage:
     if action_id is not None:
-        return _TYPE_BY_ACTION_ID.get(action_id, "inconnu")
+        try:
+            return ClockingAction(action_id).type_pointage
+        except ValueError:
+            return "inconnu"
     if clocking_type:
         return _TYPE_BY_CLOCKING_TYPE.get(clocking_type.strip().lower(), "inconnu")
     return "inconnu"

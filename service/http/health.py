@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Response, get
-from litestar.datastructures import State
 
 from service.db.schema import check_schema
+from service.http import paths
+from service.runtime import Runtime
 
 
 class HealthAnswer(msgspec.Struct):
@@ -20,16 +21,16 @@ class ReadyAnswer(msgspec.Struct):
     error: str | None
 
 
-@get("/health")
+@get(paths.HEALTH)
 async def health() -> HealthAnswer:
     """The process is up (says nothing of the database)."""
     return HealthAnswer(status="ok")
 
 
-@get("/ready")
-async def ready(state: State) -> Response[ReadyAnswer]:
+@get(paths.READY)
+async def ready(runtime: Runtime) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
-    report = await check_schema(state.runtime.target)
+    report = await check_schema(runtime.target)
     answer = ReadyAnswer(
         ready=report.ok,
         database_reachable=report.database.reachable,
