@@ -116,7 +116,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
     moved = clocking(
         "attendance.updated", user, 1, "2026-11-30T17:00:00", "2026-11-30T15:00:02.2Z", 23
     )
-    assert post(service, moved) == "ignored"
+    assert post(service, moved) == "applied"  # CONTRACT §1: applied to exactly one punch
     assert outcome(database, moved["id"])[0] == "applique"
     assert month(database, user) == (540, 2, 0)
     assert post(service, moved) == "duplicate"  # delivered again: applied once
@@ -125,7 +125,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
     deleted = clocking(
         "attendance.deleted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
     )
-    assert post(service, deleted) == "ignored"
+    assert post(service, deleted) == "applied"
     assert outcome(database, deleted["id"])[0] == "applique"
     assert month(database, user) == (0, 1, 1)  # the sortie is left alone: an anomaly
 
