@@ -183,3 +183,23 @@ def test_mutations_of_the_sample_are_answered_and_kept(
         assert landed(database, str(sent.answer["event_id"]))
     else:
         assert sent.status in (400, 422) and sent.answer.get("reason")
+
+
+def test_a_sender_that_hangs_up_mid_body_is_not_a_server_error(service: ServiceProcess) -> None:
+    import socket
+
+    def count(answer: str, status: str) -> float:
+        text = httpx.get(f"{service.base_url}{paths.METRICS}", timeout=10).text
+        line = f'timemoto_deliveries_total{{answer="{answer}",http_status="{status}"}}'
+        values = [float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)]
+        return values[0] if values else 0.0
+
+    before = count("client_disconnected", "499")
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {paths.WEBHOOK} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            'Content-Length: 1000\r\nTimemoto-Signature: 00\r\n\r\n{"id": "tm'.encode()
+        )
+    assert wait_until(lambda: count("client_disconnected", "499") == before + 1, 10)
+    assert count("error", "500") == 0
+    assert "Traceback" not in service.log()
