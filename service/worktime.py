@@ -13,6 +13,9 @@ two to each other. Where the contract is silent, the rules below decide (README 
 - `inconnu` punches count as punches and nothing else. A punch of a shift (closed or open) belongs
   to the shift's work date; any other punch to its own local date.
 - A shift of exactly 24 hours is still a shift; longer is not.
+- Why a punch is an anomaly (`motif_anomalie`): `entree_repetee` (an entree while a shift is
+  open: the earlier entree), `sortie_sans_poste` (a sortie with no open shift), `poste_trop_long`
+  (both punches of a "shift" over 24 hours).
 """
 
 from __future__ import annotations
@@ -22,15 +25,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Final, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-# Ties at one instant: close what is open before opening anything (same order as the SQL `rang`).
+# Ties at one instant: close what is open before opening anything (as SQL `pointage_rang`).
 RANG: dict[str, int] = {"fin_pause": 0, "sortie": 1, "entree": 2, "debut_pause": 3, "inconnu": 4}
 ANCHORS = frozenset({"entree", "sortie"})
 LONGEST_SHIFT = timedelta(hours=24)
 MICROSECOND = timedelta(microseconds=1)
 MICROSECONDS_PER_MINUTE = 60_000_000
+
+MotifAnomalie = Literal["entree_repetee", "sortie_sans_poste", "poste_trop_long"]
+ENTREE_REPETEE: Final = "entree_repetee"  # an entree while a shift is open: the earlier entree
+SORTIE_SANS_POSTE: Final = "sortie_sans_poste"  # a sortie with no open shift
+POSTE_TROP_LONG: Final = "poste_trop_long"  # both punches of a "shift" over 24 hours
 
 
 class Clocking(Protocol):  # service.payload.Punch satisfies it as is
@@ -56,14 +64,27 @@ class MonthSummary:
     nb_anomalies: int
 
 
+C = TypeVar("C", bound=Clocking)
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
     """What one punch contributes: the work date it counts on, and to what."""
 
     jour: date
     travail_us: int = 0  # a closed shift's worked microseconds, carried by its sortie
-    anomalie: bool = False
+    anomalie: bool = False  # always `motif_anomalie is not None`
     poste_ferme: bool = False  # the sortie of a closed shift (makes its date a worked day)
+    motif_anomalie: MotifAnomalie | None = None  # why it is an anomaly
+    pause_us: int = 0  # a closed shift's break microseconds, carried by its sortie
+
+    def __post_init__(self) -> None:
+        if self.anomalie != (self.motif_anomalie is not None):
+            raise ValueError("an anomaly has a reason, and only an anomaly has one")
+
+    @classmethod
+    def anomaly(cls, jour: date, motif: MotifAnomalie) -> Attribution:
+        return cls(jour, anomalie=True, motif_anomalie=motif)
 
 
 def instant(clocking: Clocking) -> datetime:
@@ -97,27 +118,32 @@ def attribute(punches: Sequence[Clocking]) -> list[Attribution]:
     for i, punch in enumerate(punches):
         if punch.type_pointage == "entree":
             if opened is not None:
-                result[opened] = Attribution(local_date(punches[opened]), anomalie=True)
+                result[opened] = Attribution.anomaly(local_date(punches[opened]), ENTREE_REPETEE)
             outside(segment)
             opened, segment = i, []
         elif punch.type_pointage == "sortie":
             if opened is None:
-                result[i] = Attribution(local_date(punch), anomalie=True)
+                result[i] = Attribution.anomaly(local_date(punch), SORTIE_SANS_POSTE)
                 outside(segment)
             else:
                 entree = punches[opened]
                 elapsed = instant(punch) - instant(entree)
                 if elapsed > LONGEST_SHIFT:
-                    result[opened] = Attribution(local_date(entree), anomalie=True)
-                    result[i] = Attribution(local_date(punch), anomalie=True)
+                    result[opened] = Attribution.anomaly(local_date(entree), POSTE_TROP_LONG)
+                    result[i] = Attribution.anomaly(local_date(punch), POSTE_TROP_LONG)
                     outside(segment)
                 else:
                     jour = local_date(entree)
-                    worked = elapsed - _breaks(punches, segment, punch)
+                    breaks = _breaks(punches, segment, punch)
                     result[opened] = Attribution(jour)
                     for j in segment:
                         result[j] = Attribution(jour)
-                    result[i] = Attribution(jour, worked // MICROSECOND, poste_ferme=True)
+                    result[i] = Attribution(
+                        jour,
+                        (elapsed - breaks) // MICROSECOND,
+                        poste_ferme=True,
+                        pause_us=breaks // MICROSECOND,
+                    )
             opened, segment = None, []
         else:
             segment.append(i)
@@ -145,35 +171,41 @@ def _breaks(punches: Sequence[Clocking], segment: list[int], sortie: Clocking) -
     return total
 
 
-def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
-    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
-    by_user: dict[str, list[Clocking]] = defaultdict(list)
+def attributed(clockings: Iterable[C]) -> list[tuple[C, Attribution]]:
+    """Each punch not ignored with its attribution: by user, then in `order_key` order (punches
+    equal on it keep the order they are given in)."""
+    by_user: dict[str, list[C]] = defaultdict(list)
     for clocking in clockings:
         if not clocking.ignore:
             by_user[clocking.timemoto_user_id].append(clocking)
-    summaries: list[MonthSummary] = []
+    result: list[tuple[C, Attribution]] = []
     for user in sorted(by_user):
         punches = sorted(by_user[user], key=order_key)
-        months: dict[date, _Month] = defaultdict(_Month)
-        for attribution in attribute(punches):
-            month = months[attribution.jour.replace(day=1)]
-            month.travail_us += attribution.travail_us
-            month.nb_pointages += 1
-            month.nb_anomalies += attribution.anomalie
-            if attribution.poste_ferme:
-                month.jours.add(attribution.jour)
-        summaries += [
-            MonthSummary(
-                timemoto_user_id=user,
-                mois=mois,
-                minutes_travaillees=month.travail_us // MICROSECONDS_PER_MINUTE,
-                jours_travailles=len(month.jours),
-                nb_pointages=month.nb_pointages,
-                nb_anomalies=month.nb_anomalies,
-            )
-            for mois, month in sorted(months.items())
-        ]
-    return summaries
+        result += zip(punches, attribute(punches), strict=True)
+    return result
+
+
+def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
+    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
+    months: dict[tuple[str, date], _Month] = defaultdict(_Month)
+    for clocking, attribution in attributed(clockings):
+        month = months[clocking.timemoto_user_id, attribution.jour.replace(day=1)]
+        month.travail_us += attribution.travail_us
+        month.nb_pointages += 1
+        month.nb_anomalies += attribution.anomalie
+        if attribution.poste_ferme:
+            month.jours.add(attribution.jour)
+    return [
+        MonthSummary(
+            timemoto_user_id=user,
+            mois=mois,
+            minutes_travaillees=month.travail_us // MICROSECONDS_PER_MINUTE,
+            jours_travailles=len(month.jours),
+            nb_pointages=month.nb_pointages,
+            nb_anomalies=month.nb_anomalies,
+        )
+        for (user, mois), month in sorted(months.items())
+    ]
 
 
 @dataclass(slots=True)

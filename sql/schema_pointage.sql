@@ -60,14 +60,23 @@ CREATE TABLE IF NOT EXISTS pointage (
 --   jour_rattache  the work date it counts on: its shift's, else its own local date
 --                  (NULL: it counts nowhere, being ignored)
 --   travail_us     on the sortie of a closed shift: the shift's worked microseconds
---   anomalie       the punch is an anomaly
+--   anomalie       the punch is an anomaly (exactly when motif_anomalie is set)
 --   poste_ferme    the sortie of a closed shift (makes its date a worked day)
+--   motif_anomalie why it is an anomaly, NULL when it is none:
+--                    entree_repetee     an entree while a shift is open: the earlier entree
+--                    sortie_sans_poste  a sortie with no open shift
+--                    poste_trop_long    both punches of a "shift" over 24 hours
+--   pause_us       on the sortie of a closed shift: the shift's break microseconds (NULL: the
+--                  punch was attributed by an older version, which section 6 redoes)
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS rang smallint
     GENERATED ALWAYS AS (pointage_rang(type_pointage)) STORED;
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS jour_rattache date;
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS anomalie boolean NOT NULL DEFAULT false;
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS poste_ferme boolean NOT NULL DEFAULT false;
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS motif_anomalie text
+    CHECK (motif_anomalie IN ('entree_repetee', 'sortie_sans_poste', 'poste_trop_long'));
+ALTER TABLE pointage ADD COLUMN IF NOT EXISTS pause_us bigint;
 
 -- The order of one user's punches, which the worked time follows:
 --     (horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
@@ -130,6 +139,7 @@ CREATE INDEX IF NOT EXISTS pointage_evenement_en_attente_idx
 -- anchor after it: that window is all that is recomputed.
 
 -- One punch's attribution, as the functions below pass it around (the columns of section 1).
+-- The three functions after it make every attribution the pairing computes.
 DO $$
 BEGIN
     IF to_regtype('pointage_attribution') IS NULL THEN
@@ -138,8 +148,16 @@ BEGIN
             jour date,  -- jour_rattache
             travail_us bigint,
             anomalie boolean,
-            poste_ferme boolean
+            poste_ferme boolean,
+            motif_anomalie text,
+            pause_us bigint
         );
+    ELSIF NOT EXISTS (SELECT FROM pg_attribute
+                       WHERE attrelid = to_regclass('pointage_attribution')
+                         AND attname = 'motif_anomalie') THEN
+        -- as created before the anomaly reasons
+        ALTER TYPE pointage_attribution ADD ATTRIBUTE motif_anomalie text,
+                                        ADD ATTRIBUTE pause_us bigint;
     END IF;
 END;
 $$;
@@ -148,7 +166,22 @@ $$;
 CREATE OR REPLACE FUNCTION pointage_sur_jour(p_id bigint, p_jour date)
 RETURNS pointage_attribution
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT (p_id, p_jour, 0, false, false)::pointage_attribution;
+    SELECT (p_id, p_jour, 0, false, false, NULL, 0)::pointage_attribution;
+$$;
+
+-- An anomaly on `p_jour`, for the reason `p_motif`.
+CREATE OR REPLACE FUNCTION pointage_anomalie(p_id bigint, p_jour date, p_motif text)
+RETURNS pointage_attribution
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (p_id, p_jour, 0, true, false, p_motif, 0)::pointage_attribution;
+$$;
+
+-- The sortie of a closed shift on `p_jour`: the shift's worked and break microseconds.
+CREATE OR REPLACE FUNCTION pointage_fin_de_poste(
+    p_id bigint, p_jour date, p_travail_us bigint, p_pause_us bigint)
+RETURNS pointage_attribution
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (p_id, p_jour, p_travail_us, false, true, NULL, p_pause_us)::pointage_attribution;
 $$;
 
 -- The punches of a segment (the break and `inconnu` punches between two anchors), moved onto the
@@ -160,13 +193,13 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM unnest(p_segment) AS s;
 $$;
 
--- The entree of a shift that never closed (another entree came first, or the sortie came more
--- than 24 hours later): an anomaly on its own date. Nothing when no shift is open (p_id NULL).
-CREATE OR REPLACE FUNCTION pointage_entree_anomalie(p_id bigint, p_jour date)
+-- The entree of the open shift when another entree comes before a sortie: an anomaly on its
+-- own date. Nothing when no shift is open (p_id NULL).
+CREATE OR REPLACE FUNCTION pointage_entree_repetee(p_id bigint, p_jour date)
 RETURNS pointage_attribution[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_id IS NULL THEN '{}'
-                ELSE ARRAY[(p_id, p_jour, 0, true, false)::pointage_attribution] END;
+                ELSE ARRAY[pointage_anomalie(p_id, p_jour, 'entree_repetee')] END;
 $$;
 
 -- The first day of a date's month.
@@ -272,7 +305,8 @@ BEGIN
     PERFORM pointage_resume_ajouter(
         p_ancien.timemoto_user_id, '{}',
         ARRAY[(p_ancien.id, p_ancien.jour_rattache, p_ancien.travail_us, p_ancien.anomalie,
-               p_ancien.poste_ferme)::pointage_attribution],
+               p_ancien.poste_ferme, p_ancien.motif_anomalie,
+               p_ancien.pause_us)::pointage_attribution],
         '{}', v_jours_moins);
 END;
 $$;
@@ -305,7 +339,6 @@ DECLARE
     v_segment pointage_attribution[] := '{}';  -- the punches since the last anchor
     v_pause_debut timestamptz;
     v_pauses interval := '0';
-    v_travail_us bigint;
     -- The attributions: stored, computed, and those that changed.
     v_stockees pointage_attribution[] := '{}';
     v_calculees pointage_attribution[] := '{}';
@@ -361,8 +394,8 @@ BEGIN
     FOR r IN
         SELECT p.id, p.type_pointage, p.horodatage,
                (p.horodatage AT TIME ZONE p.fuseau_horaire)::date AS jour_local,
-               (p.id, p.jour_rattache, p.travail_us, p.anomalie,
-                p.poste_ferme)::pointage_attribution AS stockee
+               (p.id, p.jour_rattache, p.travail_us, p.anomalie, p.poste_ferme,
+                p.motif_anomalie, p.pause_us)::pointage_attribution AS stockee
           FROM pointage p
          WHERE p.timemoto_user_id = p_user AND NOT p.ignore
            AND p.horodatage >= v_depuis_h AND p.horodatage <= v_jusqua_h
@@ -380,26 +413,33 @@ BEGIN
 
         IF r.type_pointage = 'entree' THEN
             -- An open shift was never closed; the segment before this entree was in no shift.
-            v_calculees := v_calculees || pointage_entree_anomalie(v_entree_id, v_entree_jour)
+            v_calculees := v_calculees || pointage_entree_repetee(v_entree_id, v_entree_jour)
                                        || v_segment;
             v_entree_id := r.id;
             v_entree_h := r.horodatage;
             v_entree_jour := r.jour_local;
         ELSIF r.type_pointage = 'sortie' THEN
-            IF v_entree_id IS NOT NULL AND r.horodatage - v_entree_h <= interval '24 hours' THEN
-                -- A closed shift: all its punches on its date, its worked time on its sortie.
+            IF v_entree_id IS NULL THEN
+                -- An orphan sortie: an anomaly on its own date; the segment was in no shift.
+                v_calculees := v_calculees || v_segment
+                    || pointage_anomalie(r.id, r.jour_local, 'sortie_sans_poste');
+            ELSIF r.horodatage - v_entree_h > interval '24 hours' THEN
+                -- Over 24 hours is not a shift: both punches are anomalies on their own dates.
+                v_calculees := v_calculees
+                    || pointage_anomalie(v_entree_id, v_entree_jour, 'poste_trop_long')
+                    || v_segment || pointage_anomalie(r.id, r.jour_local, 'poste_trop_long');
+            ELSE
+                -- A closed shift: all its punches on its date, its times on its sortie.
                 IF v_pause_debut IS NOT NULL THEN  -- a break never ended lasts until the sortie
                     v_pauses := v_pauses + (r.horodatage - v_pause_debut);
                 END IF;
-                v_travail_us := round(
-                    extract(epoch FROM (r.horodatage - v_entree_h) - v_pauses) * 1000000);
                 v_calculees := v_calculees || pointage_sur_jour(v_entree_id, v_entree_jour)
                     || pointage_sur_jour(v_segment, v_entree_jour)
-                    || (r.id, v_entree_jour, v_travail_us, false, true)::pointage_attribution;
-            ELSE
-                -- An orphan sortie, or a "shift" over 24 hours: anomalies, on their own dates.
-                v_calculees := v_calculees || pointage_entree_anomalie(v_entree_id, v_entree_jour)
-                    || v_segment || (r.id, r.jour_local, 0, true, false)::pointage_attribution;
+                    || pointage_fin_de_poste(
+                           r.id, v_entree_jour,
+                           round(extract(epoch FROM (r.horodatage - v_entree_h) - v_pauses)
+                                 * 1000000)::bigint,
+                           round(extract(epoch FROM v_pauses) * 1000000)::bigint);
             END IF;
             v_entree_id := NULL;
         ELSE
@@ -427,7 +467,7 @@ BEGIN
     ELSE
         -- The open shift, if any, is followed by an entree: never closed. The segment was in
         -- no shift.
-        v_calculees := v_calculees || pointage_entree_anomalie(v_entree_id, v_entree_jour)
+        v_calculees := v_calculees || pointage_entree_repetee(v_entree_id, v_entree_jour)
                                    || v_segment;
     END IF;
 
@@ -446,7 +486,8 @@ BEGIN
     FOREACH v_a IN ARRAY v_nouvelles LOOP
         UPDATE pointage
            SET jour_rattache = v_a.jour, travail_us = v_a.travail_us, anomalie = v_a.anomalie,
-               poste_ferme = v_a.poste_ferme
+               poste_ferme = v_a.poste_ferme, motif_anomalie = v_a.motif_anomalie,
+               pause_us = v_a.pause_us
          WHERE id = v_a.id;
     END LOOP;
     -- (Assigned first: as an argument in the PERFORM, its query would be planned at each call.)
@@ -461,7 +502,9 @@ CREATE OR REPLACE FUNCTION pointage_recalculer_utilisateur(p_user text) RETURNS 
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pointage_verrouiller(p_user);
-    UPDATE pointage SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false
+    UPDATE pointage
+       SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false,
+           motif_anomalie = NULL, pause_us = 0
      WHERE timemoto_user_id = p_user;
     DELETE FROM pointage_resume WHERE timemoto_user_id = p_user;
     PERFORM pointage_recalculer(p_user, NULL, NULL, NULL, NULL);
@@ -487,6 +530,8 @@ BEGIN
     NEW.travail_us := 0;
     NEW.anomalie := false;
     NEW.poste_ferme := false;
+    NEW.motif_anomalie := NULL;
+    NEW.pause_us := 0;
     RETURN NEW;
 END;
 $$;
@@ -511,7 +556,8 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         IF TG_OP = 'UPDATE' THEN
             UPDATE pointage
-               SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false
+               SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false,
+                   motif_anomalie = NULL, pause_us = 0
              WHERE id = NEW.id;
         END IF;
         PERFORM pointage_retirer(OLD);
@@ -619,20 +665,34 @@ LEFT JOIN equipe e ON e.id = p.equipe_id;
 -- 6. Upgrades of a database set up by an older version
 -- =============================================================================================
 
--- Functions replaced by the ones above (other signatures).
+-- Functions replaced by the ones above (other names or signatures).
 DROP FUNCTION IF EXISTS pointage_resume_ajouter(text, date[], bigint[], integer[], integer[],
                                                 integer[]);
 DROP FUNCTION IF EXISTS pointage_retirer(text, date, bigint, boolean, boolean);
+DROP FUNCTION IF EXISTS pointage_entree_anomalie(bigint, date);
 
--- Punches stored before worked time was kept: attribute them once.
+-- Punches stored before worked time was kept (no work date), or before break times and anomaly
+-- reasons were (no pause_us): attribute their users' histories again, once.
 DO $$
 DECLARE
     v_user text;
 BEGIN
     FOR v_user IN SELECT DISTINCT p.timemoto_user_id FROM pointage p
-                   WHERE NOT p.ignore AND p.jour_rattache IS NULL LOOP
+                   WHERE NOT p.ignore AND (p.jour_rattache IS NULL OR p.pause_us IS NULL) LOOP
         PERFORM pointage_recalculer_utilisateur(v_user);
     END LOOP;
+END;
+$$;
+
+-- Then every anomaly has its reason, and only anomalies have one.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_constraint
+                    WHERE conrelid = 'pointage'::regclass
+                      AND conname = 'pointage_motif_anomalie_coherent') THEN
+        ALTER TABLE pointage ADD CONSTRAINT pointage_motif_anomalie_coherent
+            CHECK (anomalie = (motif_anomalie IS NOT NULL));
+    END IF;
 END;
 $$;
 
