@@ -16,6 +16,10 @@ two to each other. Where the contract is silent, the rules below decide (README 
 - Why a punch is an anomaly (`motif_anomalie`): `entree_repetee` (an entree while a shift is
   open: the earlier entree), `sortie_sans_poste` (a sortie with no open shift), `poste_trop_long`
   (both punches of a "shift" over 24 hours).
+- The day rows (`daily_summaries`, the view `v_pointage_jour`): per user and work date, the local
+  time of its first `entree` and of its last `sortie` (in the order above, anomalous ones
+  included), the break and worked minutes of its closed shifts (each total rounded down), its
+  punches and anomalies.
 """
 
 from __future__ import annotations
@@ -68,6 +72,20 @@ C = TypeVar("C", bound=Clocking)
 
 
 @dataclass(frozen=True, slots=True)
+class DaySummary:
+    """One row of `v_pointage_jour` (less `equipe_id`, which is the database's mapping)."""
+
+    timemoto_user_id: str
+    date_travail: date  # the work date (`jour_rattache`)
+    premiere_entree: datetime | None  # local wall-clock time (naive) of its first entree
+    derniere_sortie: datetime | None  # and of its last sortie
+    minutes_pause: int
+    minutes_travaillees: int
+    nb_pointages: int
+    nb_anomalies: int
+
+
+@dataclass(frozen=True, slots=True)
 class Attribution:
     """What one punch contributes: the work date it counts on, and to what."""
 
@@ -98,6 +116,11 @@ def order_key(clocking: Clocking) -> tuple[datetime, int, str]:
 
 def local_date(clocking: Clocking) -> date:
     return clocking.horodatage.astimezone(_zone(clocking.fuseau_horaire)).date()
+
+
+def local_time(clocking: Clocking) -> datetime:
+    """The wall-clock time in the punch's zone, naive (SQL `horodatage AT TIME ZONE fuseau`)."""
+    return clocking.horodatage.astimezone(_zone(clocking.fuseau_horaire)).replace(tzinfo=None)
 
 
 @cache
@@ -208,9 +231,47 @@ def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
     ]
 
 
+def daily_summaries(clockings: Iterable[Clocking]) -> list[DaySummary]:
+    """The rows of `v_pointage_jour`, sorted by (timemoto_user_id, date_travail)."""
+    days: dict[tuple[str, date], _Day] = defaultdict(_Day)
+    for clocking, attribution in attributed(clockings):  # in order: the last sortie wins
+        day = days[clocking.timemoto_user_id, attribution.jour]
+        if clocking.type_pointage == "entree" and day.premiere_entree is None:
+            day.premiere_entree = local_time(clocking)
+        elif clocking.type_pointage == "sortie":
+            day.derniere_sortie = local_time(clocking)
+        day.pause_us += attribution.pause_us
+        day.travail_us += attribution.travail_us
+        day.nb_pointages += 1
+        day.nb_anomalies += attribution.anomalie
+    return [
+        DaySummary(
+            timemoto_user_id=user,
+            date_travail=jour,
+            premiere_entree=day.premiere_entree,
+            derniere_sortie=day.derniere_sortie,
+            minutes_pause=day.pause_us // MICROSECONDS_PER_MINUTE,
+            minutes_travaillees=day.travail_us // MICROSECONDS_PER_MINUTE,
+            nb_pointages=day.nb_pointages,
+            nb_anomalies=day.nb_anomalies,
+        )
+        for (user, jour), day in sorted(days.items())
+    ]
+
+
 @dataclass(slots=True)
 class _Month:
     travail_us: int = 0
     nb_pointages: int = 0
     nb_anomalies: int = 0
     jours: set[date] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Day:
+    premiere_entree: datetime | None = None
+    derniere_sortie: datetime | None = None
+    pause_us: int = 0
+    travail_us: int = 0
+    nb_pointages: int = 0
+    nb_anomalies: int = 0

@@ -661,6 +661,42 @@ SELECT p.id,
 FROM pointage p
 LEFT JOIN equipe e ON e.id = p.equipe_id;
 
+-- One row per TimeMoto user and work date (CONTRACT §7, the export's "Détail par jour"):
+--   timemoto_user_id     the TimeMoto user
+--   equipe_id            its employee (equipe.id), NULL while the user is not mapped
+--   date_travail         the work date: the date the punches count on (`jour_rattache`: a
+--                        shift's punches count on its entree's local date)
+--   premiere_entree      local time (in the punch's zone, without offset) of the first entree
+--                        counting on that date, anomalous or not; NULL when there is none
+--   derniere_sortie      local time of the last sortie counting on that date; NULL when none
+--   minutes_pause        break minutes inside the date's closed shifts, total rounded down
+--   minutes_travaillees  worked minutes of the date, total rounded down (a month's
+--                        minutes_travaillees sums the microseconds first, so it can exceed the
+--                        sum of its days' minutes)
+--   nb_pointages         punches counting on that date
+--   nb_anomalies         of which anomalies (the reasons: pointage.motif_anomalie)
+-- Ignored punches are left out. "First" and "last" follow the punches' order (section 1).
+CREATE OR REPLACE VIEW v_pointage_jour AS
+SELECT p.timemoto_user_id,
+       e.id AS equipe_id,
+       p.jour_rattache AS date_travail,
+       (array_agg(p.horodatage AT TIME ZONE p.fuseau_horaire
+                  ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                           p.event_id COLLATE "C")
+            FILTER (WHERE p.type_pointage = 'entree'))[1] AS premiere_entree,
+       (array_agg(p.horodatage AT TIME ZONE p.fuseau_horaire
+                  ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
+                           p.event_id COLLATE "C" DESC)
+            FILTER (WHERE p.type_pointage = 'sortie'))[1] AS derniere_sortie,
+       (sum(p.pause_us)::bigint / 60000000)::integer AS minutes_pause,
+       (sum(p.travail_us)::bigint / 60000000)::integer AS minutes_travaillees,
+       count(*)::integer AS nb_pointages,
+       (count(*) FILTER (WHERE p.anomalie))::integer AS nb_anomalies
+FROM pointage p
+LEFT JOIN equipe e ON e.timemoto_user_id = p.timemoto_user_id
+WHERE NOT p.ignore AND p.jour_rattache IS NOT NULL
+GROUP BY p.timemoto_user_id, e.id, p.jour_rattache;
+
 -- =============================================================================================
 -- 6. Upgrades of a database set up by an older version
 -- =============================================================================================
