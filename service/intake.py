@@ -98,7 +98,9 @@ class Intake:
         """The database, else the spool (202 queued), else 503."""
         event_id = delivery.event_id
         try:
-            if await asyncio.to_thread(self._spool.contains, event_id):
+            if self._spool.may_hold(event_id) and await asyncio.to_thread(
+                self._spool.contains, event_id
+            ):
                 return Answer(200, WebhookAnswer("duplicate", event_id=event_id))
         except SpoolError as exc:
             log.error("%s", exc)

@@ -30,19 +30,20 @@ def _names_clocking(data: Any, ref: ClockingRef) -> ColumnElement[bool]:
 class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
     model_type = Pointage
 
-    async def add_punch(self, punch: Punch, received_at: datetime) -> int | None:
-        """Insert the punch unless its delivery id is already stored; its id if a row was added.
+    async def add_punches(self, punches: Sequence[tuple[Punch, datetime]]) -> set[str]:
+        """Insert the punches whose delivery id is not stored yet, in one statement; the ids of
+        those added.
 
         The unique key on `event_id` decides, so two concurrent deliveries of one id cannot both
-        insert (no read-then-write race).
+        insert (no read-then-write race); a deleted punch's id is refused by the trigger.
         """
         statement = (
             insert(Pointage)
-            .values(**asdict(punch), recu_le=received_at)
+            .values([{**asdict(punch), "recu_le": received_at} for punch, received_at in punches])
             .on_conflict_do_nothing(index_elements=[Pointage.event_id])
-            .returning(Pointage.id)
+            .returning(Pointage.event_id)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return set((await self.session.scalars(statement)).all())
 
     async def lock_user_of(self, document: dict[str, Any]) -> None:
         """Take the lock the trigger takes for a new punch of this user, so that a correction
@@ -99,6 +100,19 @@ class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
             .returning(PointageEvenement.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def users_with_waiting_corrections(self, user_ids: set[str]) -> set[str]:
+        """Which of these users have a correction waiting for its punch (one indexed query for a
+        whole batch; nearly always none)."""
+        if not user_ids:
+            return set()
+        user = PointageEvenement.payload["data"]["userId"].astext
+        statement = (
+            select(user)
+            .distinct()
+            .where(PointageEvenement.statut == UNAPPLIED, user.in_(sorted(user_ids)))
+        )
+        return set((await self.session.scalars(statement)).all())
 
     async def waiting_corrections(self, ref: ClockingRef) -> Sequence[dict[str, Any]]:
         """Unapplied corrections naming this clocking, in order of arrival (TimeMoto does not

@@ -112,6 +112,14 @@ class Spool:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")  # `spool drain` may run beside us
             self._create_tables()
+            # The ids waiting for this database, in memory: the webhook asks on every delivery
+            # whether one is already queued, and should not need a thread and a query for it.
+            self._waiting = {
+                str(event_id)
+                for (event_id,) in self._db.execute(
+                    "SELECT event_id FROM delivery WHERE database_key = ?", (database_key,)
+                )
+            }
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
 
@@ -145,7 +153,13 @@ class Spool:
             body,
             received_at.isoformat(),
         )
+        self._waiting.add(event_id)
         return bool(rows)
+
+    def may_hold(self, event_id: str) -> bool:
+        """Cheap, on the event loop: False means this process never spooled that id (another
+        process may have: then the write finds it a duplicate). True: ask `contains`."""
+        return event_id in self._waiting
 
     def contains(self, event_id: str) -> bool:
         return bool(
@@ -186,7 +200,17 @@ class Spool:
 
     def remove(self, seq: int) -> None:
         """Forget a delivery; only once the database has committed it."""
-        self._run("DELETE FROM delivery WHERE seq = ?", seq)
+        self.remove_many([seq])
+
+    def remove_many(self, seqs: list[int]) -> None:
+        """Forget deliveries the database has committed, in one transaction."""
+        if not seqs:
+            return
+        marks = ", ".join("?" * len(seqs))
+        removed = self._run(
+            f"DELETE FROM delivery WHERE seq IN ({marks}) RETURNING event_id", *seqs
+        )
+        self._waiting.difference_update(str(event_id) for (event_id,) in removed)
 
     def failed(self, seq: int, error: str) -> None:
         self._run(
@@ -221,6 +245,7 @@ class Spool:
                         ),
                     )
                     self._db.execute("DELETE FROM delivery WHERE seq = ?", (delivery.seq,))
+                self._waiting.discard(delivery.event_id)
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {exc}") from exc
 
@@ -260,6 +285,7 @@ class Spool:
                         ),
                     )
                     self._db.execute("DELETE FROM quarantine WHERE seq = ?", (item.seq,))
+                self._waiting.add(event_id)
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {exc}") from exc
 
