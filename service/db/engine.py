@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 import asyncpg
+import msgspec
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -78,7 +79,13 @@ def create_engine(target: DatabaseTarget, pool_timeout: float) -> AsyncEngine:
         max_overflow=5,
         pool_timeout=pool_timeout,
         pool_recycle=300,
+        # jsonb parameters (each delivery's payload) encoded by msgspec: several times faster.
+        json_serializer=_json_text,
     )
+
+
+def _json_text(value: object) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -4,7 +4,7 @@ them, typed by the models (no SQL text outside the schema file)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +39,13 @@ class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
         """
         statement = (
             insert(Pointage)
-            .values([{**asdict(punch), "recu_le": received_at} for punch, received_at in punches])
             .on_conflict_do_nothing(index_elements=[Pointage.event_id])
             .returning(Pointage.event_id)
         )
-        return set((await self.session.scalars(statement)).all())
+        # A list of rows: SQLAlchemy sends them as one multi-row INSERT ("insertmanyvalues"),
+        # compiled once and cached, whatever the batch's size.
+        rows = [_columns(punch, recu_le=received_at) for punch, received_at in punches]
+        return set((await self.session.scalars(statement, rows)).all())
 
     async def lock_user_of(self, document: dict[str, Any]) -> None:
         """Take the lock the trigger takes for a new punch of this user, so that a correction
@@ -138,6 +140,11 @@ class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
             .where(PointageEvenement.event_id == event_id)
             .values(statut=statut, pointage_id=pointage_id, motif=motif)
         )
+
+
+def _columns(punch: Punch, **more: Any) -> dict[str, Any]:
+    """The punch's columns, as they are (`asdict` would deep-copy the whole payload)."""
+    return {field.name: getattr(punch, field.name) for field in fields(punch)} | more
 
 
 def _int_or_none(value: str | None) -> int | None:
