@@ -82,8 +82,6 @@ class Intake:
             log.exception("delivery %s could not be checked", described.event_id)
             return await self._refuse(body, type(exc).__name__, described, received_at)
         answer = await self._record(body, delivery, received_at)
-        if answer.http_status == 422:
-            await self._quarantine(delivery.event_id, body, answer.body.reason, received_at)
         return Answer(answer.http_status, answer.body, described)
 
     async def _refuse(
@@ -112,6 +110,7 @@ class Intake:
             except DeliveryRefused as exc:
                 # Decided before the ack: the database will never take this one as it is.
                 reason = f"refused by the database: {exc.problem}"
+                await self._quarantine(event_id, body, reason, received_at)
                 return error(422, reason, event_id)
             else:
                 return Answer(200, WebhookAnswer(recorded, event_id=event_id))
@@ -131,9 +130,8 @@ class Intake:
         )
 
     async def _quarantine(
-        self, event_id: str | None, body: bytes, reason: str | None, received_at: datetime
+        self, event_id: str | None, body: bytes, reason: str, received_at: datetime
     ) -> None:
-        reason = reason or "refused"
         try:
             await asyncio.to_thread(self._spool.quarantine, event_id, body, reason, received_at)
         except SpoolError as exc:
