@@ -203,3 +203,56 @@ def test_a_sender_that_hangs_up_mid_body_is_not_a_server_error(service: ServiceP
     assert wait_until(lambda: count("client_disconnected", "499") == before + 1, 10)
     assert count("error", "500") == 0
     assert "Traceback" not in service.log()
+
+
+REFUSE_USER = "refuse-me"
+CHECK = (
+    "ALTER TABLE pointage ADD CONSTRAINT test_refuse_one_user"
+    f" CHECK (timemoto_user_id <> '{REFUSE_USER}')"
+)
+
+
+@pytest.fixture
+def database_refuses_one_user(database: Database) -> Iterator[None]:
+    """A rule only the database knows: its refusal is that one delivery's problem."""
+    database.execute(schema_sql())
+    database.execute(CHECK)
+    yield
+    database.execute("ALTER TABLE pointage DROP CONSTRAINT test_refuse_one_user")
+
+
+def refused_delivery() -> bytes:
+    document = a_document()
+    document["data"]["userId"] = REFUSE_USER
+    return json.dumps(document).encode()
+
+
+def test_a_delivery_the_database_refuses_is_422_and_the_next_is_stored(
+    service: ServiceProcess, database: Database, database_refuses_one_user: None
+) -> None:
+    with httpx.Client(base_url=service.base_url, timeout=30) as client:
+        bad = send(client, "refused", refused_delivery())
+        assert bad.status == 422
+        assert "refused by the database" in str(bad.answer["reason"])
+        good = send(client, "normal", json.dumps(a_document()).encode())
+        assert (good.status, good.answer["status"]) == (200, "stored")  # not queued
+        assert client.get(paths.VERIFIER).status_code == 200
+
+
+def test_a_spooled_delivery_the_database_refuses_is_set_aside_and_the_rest_drains(
+    proxied: ServiceProcess, proxy: FaultProxy, database: Database, database_refuses_one_user: None
+) -> None:
+    with httpx.Client(base_url=proxied.base_url, timeout=30) as client:
+        proxy.set_mode("refuse")
+        try:
+            bad = send(client, "refused", refused_delivery())
+            goods = [send(client, "normal", json.dumps(a_document()).encode()) for _ in range(3)]
+        finally:
+            proxy.set_mode("pass")
+        assert [s.status for s in [bad, *goods]] == [202] * 4  # nothing could be known then
+        assert wait_until(
+            lambda: all(landed(database, str(g.answer["event_id"])) for g in goods), 60
+        )
+        assert wait_until(lambda: client.get(paths.VERIFIER).json()["spool"]["pending"] == 0, 30)
+    assert not landed(database, str(bad.answer["event_id"]))
+    assert "moved to the quarantine, the database refuses it" in proxied.log()
