@@ -53,6 +53,8 @@ class Pointage(Base):
     travail_us: Mapped[int] = mapped_column(BigInteger, default=0)
     anomalie: Mapped[bool] = mapped_column(Boolean, default=False)
     poste_ferme: Mapped[bool] = mapped_column(Boolean, default=False)
+    # entree_repetee, sortie_sans_poste, poste_trop_long; NULL when not an anomaly
+    motif_anomalie: Mapped[str | None] = mapped_column(Text)
 
 
 class PointageResume(Base):
