@@ -17,6 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -119,6 +120,7 @@ NUMBER_FORMATS: dict[Kind, str] = {
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", start_color="DDE5F0")
 MAX_WIDTH = 60
+MAX_CELL_TEXT = 32_767
 
 
 def _cell_value(kind: Kind, value: Value) -> Any:
@@ -133,7 +135,16 @@ def _cell_value(kind: Kind, value: Value) -> Any:
         return float(value)
     if kind == "yesno":
         return YES if value else NO
+    if kind == "text":
+        return _sheet_text(str(value))
     return value
+
+
+def _sheet_text(text: str) -> str:
+    """What a cell can hold: no control characters (a file with them needs repair), line ends
+    as XML keeps them, at most 32,767 characters (Excel's limit)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_TEXT]
 
 
 def _shown(kind: Kind, value: Value) -> str:
