@@ -247,12 +247,14 @@ def render_csv(payroll: Payroll) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-async def read_payroll_from(settings: Settings, month: Month) -> Payroll:
+async def read_payroll_from(
+    settings: Settings, month: Month, now: datetime | None = None
+) -> Payroll:
     """The month, on the database the settings name (the embedded one when DATABASE_URL is
     unset), on an engine of its own (the CLI and the simulator)."""
     url = await asyncio.to_thread(resolve_database_url, settings)
     engine = create_engine(DatabaseTarget.from_url(url, settings), settings.pool_timeout)
     try:
-        return await read_payroll(engine, month, ZoneInfo(settings.working_timezone))
+        return await read_payroll(engine, month, ZoneInfo(settings.working_timezone), now)
     finally:
         await engine.dispose()

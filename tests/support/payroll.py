@@ -6,10 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import openpyxl
@@ -17,11 +15,13 @@ import openpyxl
 from service.domain.delivery import Punch, decode, parse_delivery
 from service.domain.payroll import Month
 from service.domain.worktime import (
-    MICROSECONDS_PER_MINUTE,
+    ANCHORS,
     Clocking,
-    attribute,
-    instant,
-    order_key,
+    DaySummary,
+    attributed,
+    daily_summaries,
+    local_date,
+    local_time,
 )
 from simulator.deliveries import Employee, attendance_inserted
 
@@ -98,105 +98,40 @@ def csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
-# -- what the reference model says -----------------------------------------------------------
+# -- what the reference model says (service/domain/worktime.py) -----------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ExpectedDay:
-    timemoto_user_id: str
-    date_travail: date
-    premiere_entree: time | None
-    derniere_sortie: time | None
-    minutes_pause: int
-    minutes_travaillees: int
-    nb_pointages: int
-    nb_anomalies: int
-
-
-def local_wall_time(clocking: Clocking) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return clocking.horodatage.astimezone(ZoneInfo(clocking.fuseau_horaire)).replace(tzinfo=None)
-
-
-def _by_user(clockings: Iterable[Clocking]) -> dict[str, list[Clocking]]:
-    users: dict[str, list[Clocking]] = defaultdict(list)
-    for clocking in clockings:
-        if not clocking.ignore:
-            users[clocking.timemoto_user_id].append(clocking)
-    return {user: sorted(punches, key=order_key) for user, punches in users.items()}
-
-
-def expected_days(clockings: Iterable[Clocking], month: Month) -> list[ExpectedDay]:
-    """The month's day rows by the reference model (service/domain/worktime.py): per user and
-    work date, its first entree and last sortie (local), the break and worked minutes of its
-    closed shifts (totals rounded down), its punches and anomalies. A closed shift's breaks are
-    its elapsed time less its worked time."""
-
-    @dataclass
-    class Day:
-        entree: datetime | None = None
-        sortie: datetime | None = None
-        pause_us: int = 0
-        travail_us: int = 0
-        punches: int = 0
-        anomalies: int = 0
-
-    days: dict[tuple[str, date], Day] = defaultdict(Day)
-    for user, punches in _by_user(clockings).items():
-        last_entree: Clocking | None = None
-        for punch, attribution in zip(punches, attribute(punches), strict=True):
-            day = days[user, attribution.jour]
-            if punch.type_pointage == "entree":
-                day.entree = day.entree or local_wall_time(punch)
-                last_entree = punch
-            elif punch.type_pointage == "sortie":
-                day.sortie = local_wall_time(punch)
-                if attribution.poste_ferme:
-                    assert last_entree is not None
-                    elapsed_us = (instant(punch) - instant(last_entree)) // timedelta(
-                        microseconds=1
-                    )
-                    day.pause_us += elapsed_us - attribution.travail_us
-            day.travail_us += attribution.travail_us
-            day.punches += 1
-            day.anomalies += attribution.anomalie
+def expected_days(clockings: Iterable[Clocking], month: Month) -> list[DaySummary]:
+    """The month's day rows: the model's `daily_summaries` whose work date is in the month."""
     return [
-        ExpectedDay(
-            user,
-            jour,
-            day.entree.time() if day.entree else None,
-            day.sortie.time() if day.sortie else None,
-            day.pause_us // MICROSECONDS_PER_MINUTE,
-            day.travail_us // MICROSECONDS_PER_MINUTE,
-            day.punches,
-            day.anomalies,
-        )
-        for (user, jour), day in sorted(days.items())
-        if month.first_day <= jour < month.next.first_day
+        day
+        for day in daily_summaries(clockings)
+        if month.first_day <= day.date_travail < month.next.first_day
     ]
 
 
-def expected_anomalies(clockings: Iterable[Clocking], month: Month) -> list[tuple[str, datetime]]:
-    """(user, local wall-clock time) of each anomalous punch counting on the month."""
-    found = []
-    for user, punches in _by_user(clockings).items():
-        for punch, attribution in zip(punches, attribute(punches), strict=True):
-            if attribution.anomalie and month.first_day <= attribution.jour < month.next.first_day:
-                found.append((user, local_wall_time(punch)))
-    return sorted(found)
+def expected_anomalies(
+    clockings: Iterable[Clocking], month: Month
+) -> list[tuple[str, datetime, str, str | None]]:
+    """(user, local wall-clock time, type, reason) of each anomalous punch counting on the
+    month."""
+    return sorted(
+        (c.timemoto_user_id, local_time(c), c.type_pointage, a.motif_anomalie)
+        for c, a in attributed(clockings)
+        if a.anomalie and month.first_day <= a.jour < month.next.first_day
+    )
 
 
 def open_shift_on(clockings: Iterable[Clocking]) -> dict[str, date | None]:
-    """Each user's open shift's date: its last entree or sortie is an entree."""
-    result: dict[str, date | None] = {}
-    for user, punches in _by_user(clockings).items():
-        anchors = [p for p in punches if p.type_pointage in ("entree", "sortie")]
-        last = anchors[-1] if anchors else None
-        result[user] = (
-            local_wall_time(last).date() if last and last.type_pointage == "entree" else None
-        )
-    return result
+    """Each user's open shift's work date: its last entree or sortie is an entree."""
+    last: dict[str, Clocking] = {}
+    for clocking, _ in attributed(clockings):  # by user, in the model's order
+        last.setdefault(clocking.timemoto_user_id, clocking)
+        if clocking.type_pointage in ANCHORS:
+            last[clocking.timemoto_user_id] = clocking
+    return {
+        user: local_date(c) if c.type_pointage == "entree" else None for user, c in last.items()
+    }
 
 
 def month_of(day: date) -> Month:
