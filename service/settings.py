@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,7 +77,7 @@ class Settings:
     log_level: str = "INFO"
     # The operators' paths (/api/export/…; CONTRACT §6) answer only behind HTTP Basic auth with the
     # user `admin` and this password; None (ADMIN_PASSWORD unset or empty): they answer 404.
-    admin_password: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
     # The workshop's own zone: when a month is over (an export before then is provisional).
     working_timezone: str = "Africa/Tunis"
 
