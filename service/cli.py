@@ -143,14 +143,9 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write the month's payroll export (CONTRACT §7); one line on any mistake, never a trace."""
+    from service.db.export_queries import read_payroll_from
     from service.domain.payroll import Month, MonthError
-    from service.export import (
-        UnknownFormat,
-        export_filename,
-        format_named,
-        read_payroll_from,
-        render,
-    )
+    from service.domain.payroll_files import UnknownFormat, export_filename, format_named, render
 
     try:
         month = Month.parse(args.month)

@@ -12,8 +12,8 @@ import httpx
 import openpyxl
 
 from service.domain.payroll import SUMMARY_TITLE, Month
+from service.domain.payroll_files import export_filename
 from service.domain.worktime import MonthSummary
-from service.export import export_filename
 from service.http import paths
 from simulator.harness import ServiceProcess
 

@@ -1,5 +1,6 @@
 """What the month-end export reads (CONTRACT §7): `pointage_resume` with the names, the view
-`v_pointage_jour`, and the anomalous punches with their reason. Reads only.
+`v_pointage_jour`, and the anomalous punches with their reason, in one read-only snapshot
+(`read_payroll`). Reads only; the files are service/domain/payroll_files.py.
 
 Names come from `equipe` when the TimeMoto user is mapped, else from the payload of the user's
 latest punch of the month (`data.userFirstName`, `data.userLastName`); the employee number from
@@ -10,7 +11,10 @@ so that the month it belongs to is provisional.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import (
@@ -28,9 +32,20 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.db.models import Equipe, Pointage, PointageResume
-from service.domain.payroll import AnomalyRecord, DayRecord, Month, MonthRecord, Person
+from service.domain.payroll import (
+    AnomalyRecord,
+    DayRecord,
+    Month,
+    MonthRecord,
+    Payroll,
+    Person,
+    build_payroll,
+)
+from service.settings import Settings
 
 # The view `v_pointage_jour` (sql/schema_pointage.sql creates it; nothing here creates anything).
 v_pointage_jour = Table(
@@ -177,3 +192,35 @@ class PayrollRepository(SQLAlchemyAsyncRepository[PointageResume]):
             _in_month(Pointage.jour_rattache, month),
         )
         return [AnomalyRecord(*row) for row in await self.session.execute(statement)]
+
+
+# -- the month, in one snapshot --------------------------------------------------------------
+
+
+async def read_payroll(
+    engine: AsyncEngine, month: Month, zone: ZoneInfo, now: datetime | None = None
+) -> Payroll:
+    """The month's three sheets from one consistent, read-only snapshot of the database."""
+    async with session_factory(engine)() as session:
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        repository = PayrollRepository(session=session)
+        months = await repository.months(month)
+        days = await repository.days(month)
+        anomalies = await repository.anomalies(month)
+        await session.commit()
+    return build_payroll(month, now or datetime.now(UTC), zone, months, days, anomalies)
+
+
+async def read_payroll_from(
+    settings: Settings, month: Month, now: datetime | None = None
+) -> Payroll:
+    """The month, on the database the settings name (the embedded one when DATABASE_URL is
+    unset), on an engine of its own (the CLI)."""
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    engine = create_engine(DatabaseTarget.from_url(url, settings), settings.pool_timeout)
+    try:
+        return await read_payroll(engine, month, ZoneInfo(settings.working_timezone), now)
+    finally:
+        await engine.dispose()

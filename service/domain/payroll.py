@@ -2,7 +2,8 @@
 
 The figures come from the database as they are (`pointage_resume`, `v_pointage_jour`, the
 anomalous `pointage` rows); this module names who each row is about, decides `provisoire`, orders
-the rows and describes each sheet's columns. Rendering them (xlsx, csv) is service/export.py.
+the rows and describes each sheet's columns. Rendering them (xlsx, csv) is
+service/domain/payroll_files.py; reading them, service/db/export_queries.py.
 """
 
 from __future__ import annotations

@@ -15,13 +15,13 @@ from litestar import Response, get
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
 
 from service.db.errors import classify
+from service.db.export_queries import read_payroll
 from service.domain.payroll import MonthError
-from service.export import (
+from service.domain.payroll_files import (
     MEDIA_TYPES,
     UnknownFormat,
     export_filename,
     parse_export_name,
-    read_payroll,
     render,
 )
 from service.http import paths

@@ -26,7 +26,7 @@ from service.domain.payroll import (
     hours_text,
     provisoire,
 )
-from service.export import (
+from service.domain.payroll_files import (
     UnknownFormat,
     format_named,
     parse_export_name,

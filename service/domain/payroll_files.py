@@ -1,20 +1,18 @@
-"""The month-end payroll export (CONTRACT §7): the month read from the database, written as the
-`.xlsx` the payroll clerk opens (three sheets) or as the `.csv` of its `Récapitulatif`.
+"""The month-end payroll export's files (CONTRACT §7): the `.xlsx` the payroll clerk opens (three
+sheets) and the `.csv` of its `Récapitulatif`, made in memory from a `Payroll`. No I/O.
 
 Used by `GET /api/export/{YYYY-MM}.xlsx|csv` (service/http/export.py), by
-`python -m service export` and by `make simulate`. Rendering is pure (bytes in memory); only
-`read_payroll` touches the database, in one read-only snapshot.
+`python -m service export` and by `make simulate`; the database side is
+service/db/export_queries.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -22,15 +20,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.db.engine import (
-    DatabaseTarget,
-    create_engine,
-    resolve_database_url,
-    session_factory,
-)
-from service.db.export_queries import PayrollRepository
 from service.domain.payroll import (
     NO,
     YES,
@@ -39,11 +29,9 @@ from service.domain.payroll import (
     Payroll,
     Sheet,
     Value,
-    build_payroll,
     hours_text,
     sheets,
 )
-from service.settings import Settings
 
 Format = Literal["xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("xlsx", "csv")
@@ -83,25 +71,6 @@ def format_named(text: str) -> Format:
     if fmt is None:
         raise UnknownFormat(f"the format must be xlsx or csv, not {text!r}")
     return fmt
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-async def read_payroll(
-    engine: AsyncEngine, month: Month, zone: ZoneInfo, now: datetime | None = None
-) -> Payroll:
-    """The month's three sheets from one consistent, read-only snapshot of the database."""
-    async with session_factory(engine)() as session:
-        await session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
-        repository = PayrollRepository(session=session)
-        months = await repository.months(month)
-        days = await repository.days(month)
-        anomalies = await repository.anomalies(month)
-        await session.commit()
-    return build_payroll(month, now or datetime.now(UTC), zone, months, days, anomalies)
 
 
 def render(payroll: Payroll, fmt: Format) -> bytes:
@@ -245,16 +214,3 @@ def render_csv(payroll: Payroll) -> bytes:
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
     writer.writerows(csv_rows(payroll))
     return buffer.getvalue().encode("utf-8-sig")
-
-
-async def read_payroll_from(
-    settings: Settings, month: Month, now: datetime | None = None
-) -> Payroll:
-    """The month, on the database the settings name (the embedded one when DATABASE_URL is
-    unset), on an engine of its own (the CLI and the simulator)."""
-    url = await asyncio.to_thread(resolve_database_url, settings)
-    engine = create_engine(DatabaseTarget.from_url(url, settings), settings.pool_timeout)
-    try:
-        return await read_payroll(engine, month, ZoneInfo(settings.working_timezone), now)
-    finally:
-        await engine.dispose()
