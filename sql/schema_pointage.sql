@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS pointage (
     recu_le timestamptz NOT NULL DEFAULT now()
 );
 -- What each punch contributes to worked time (its attribution, section 2). The trigger owns
--- these columns: whatever an insert or update writes to them is replaced.
+-- these columns: what an insert says of them is replaced, and nothing else should write them.
 --   rang           the punch's place among punches of one instant (pointage_rang)
 --   jour_rattache  the work date it counts on: its shift's, else its own local date
 --                  (NULL: it counts nowhere, being ignored)
@@ -66,8 +66,8 @@ CREATE TABLE IF NOT EXISTS pointage (
 --                    entree_repetee     an entree while a shift is open: the earlier entree
 --                    sortie_sans_poste  a sortie with no open shift
 --                    poste_trop_long    both punches of a "shift" over 24 hours
---   pause_us       on the sortie of a closed shift: the shift's break microseconds (NULL: the
---                  punch was attributed by an older version, which section 6 redoes)
+--   pause_us       on the sortie of a closed shift: the shift's break microseconds; 0 on other
+--                  punches (NULL: attributed by an older version, which section 6 redoes)
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS rang smallint
     GENERATED ALWAYS AS (pointage_rang(type_pointage)) STORED;
 ALTER TABLE pointage ADD COLUMN IF NOT EXISTS jour_rattache date;
@@ -80,8 +80,9 @@ ALTER TABLE pointage ADD COLUMN IF NOT EXISTS pause_us bigint;
 
 -- The order of one user's punches, which the worked time follows:
 --     (horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
--- It never depends on the order of arrival. The two indexes below and the queries of
--- pointage_recalculer spell it out column by column: a row comparison uses an index only so.
+-- It never depends on the order of arrival. pointage_ordre_idx, pointage_ancre_idx, the queries
+-- of pointage_recalculer and v_pointage_jour spell it out column by column (a row comparison
+-- uses an index only so).
 CREATE INDEX IF NOT EXISTS pointage_utilisateur_horodatage_idx
     ON pointage (timemoto_user_id, horodatage);
 CREATE INDEX IF NOT EXISTS pointage_ordre_idx
@@ -139,7 +140,7 @@ CREATE INDEX IF NOT EXISTS pointage_evenement_en_attente_idx
 -- anchor after it: that window is all that is recomputed.
 
 -- One punch's attribution, as the functions below pass it around (the columns of section 1).
--- The three functions after it make every attribution the pairing computes.
+-- The functions after it build the attributions the pairing computes.
 DO $$
 BEGIN
     IF to_regtype('pointage_attribution') IS NULL THEN
@@ -412,7 +413,7 @@ BEGIN
         v_stockees := v_stockees || r.stockee;
 
         IF r.type_pointage = 'entree' THEN
-            -- An open shift was never closed; the segment before this entree was in no shift.
+            -- The open shift's entree, if any, is repeated; the segment was in no shift.
             v_calculees := v_calculees || pointage_entree_repetee(v_entree_id, v_entree_jour)
                                        || v_segment;
             v_entree_id := r.id;
