@@ -128,6 +128,15 @@ CREATE INDEX IF NOT EXISTS pointage_evenement_en_attente_idx
     ON pointage_evenement ((payload -> 'data' ->> 'userId'))
     WHERE statut = 'non_applique';
 
+-- pointage_supprime: the delivery ids of punches deleted since they were stored (by an
+-- attendance.deleted, or by hand). TimeMoto may send a delivery again; a deleted punch must not
+-- come back (the same id again is a duplicate). To store such a delivery again on purpose,
+-- delete its row here first.
+CREATE TABLE IF NOT EXISTS pointage_supprime (
+    event_id text PRIMARY KEY,
+    supprime_le timestamptz NOT NULL DEFAULT now()
+);
+
 -- =============================================================================================
 -- 2. Worked time
 -- =============================================================================================
@@ -517,30 +526,50 @@ $$;
 -- 3. The triggers on pointage
 -- =============================================================================================
 
--- Before an insert: a punch arriving for a mapped TimeMoto user is attached to its employee,
--- and its attribution is the trigger's to compute, whatever the insert says. The user's lock,
--- taken before reading the mapping, orders this insert with a concurrent (un)mapping of the user.
+-- Before an insert: a punch whose delivery was stored and deleted before stays deleted (no
+-- row: the insert answers "duplicate"). A punch is attached to the employee its TimeMoto user is
+-- mapped to, whatever the insert says, and so is a punch moved to another user (equipe_id always
+-- follows the row's own user). Its attribution is the trigger's to compute. The user's lock,
+-- taken before reading the mapping, orders this with a concurrent (un)mapping of the user, and
+-- with a concurrent delete of the same delivery.
 CREATE OR REPLACE FUNCTION pointage_rattacher_equipe() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pointage_verrouiller(NEW.timemoto_user_id);
-    IF NEW.equipe_id IS NULL THEN
-        SELECT e.id INTO NEW.equipe_id FROM equipe e WHERE e.timemoto_user_id = NEW.timemoto_user_id;
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS (SELECT 1 FROM pointage_supprime s WHERE s.event_id = NEW.event_id) THEN
+            RETURN NULL;
+        END IF;
+        NEW.jour_rattache := NULL;
+        NEW.travail_us := 0;
+        NEW.anomalie := false;
+        NEW.poste_ferme := false;
+        NEW.motif_anomalie := NULL;
+        NEW.pause_us := 0;
     END IF;
-    NEW.jour_rattache := NULL;
-    NEW.travail_us := 0;
-    NEW.anomalie := false;
-    NEW.poste_ferme := false;
-    NEW.motif_anomalie := NULL;
-    NEW.pause_us := 0;
+    SELECT e.id INTO NEW.equipe_id FROM equipe e WHERE e.timemoto_user_id = NEW.timemoto_user_id;
     RETURN NEW;
 END;
 $$;
 
 DROP TRIGGER IF EXISTS pointage_rattacher_equipe_trg ON pointage;
 CREATE TRIGGER pointage_rattacher_equipe_trg
-    BEFORE INSERT ON pointage
+    BEFORE INSERT OR UPDATE OF timemoto_user_id ON pointage
     FOR EACH ROW EXECUTE FUNCTION pointage_rattacher_equipe();
+
+-- After a delete: the delivery id is remembered (pointage_supprime).
+CREATE OR REPLACE FUNCTION pointage_memoriser_suppression() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pointage_supprime (event_id) VALUES (OLD.event_id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS pointage_memoriser_suppression_trg ON pointage;
+CREATE TRIGGER pointage_memoriser_suppression_trg
+    AFTER DELETE ON pointage
+    FOR EACH ROW EXECUTE FUNCTION pointage_memoriser_suppression();
 
 -- After a change: an insert recomputes around its position; a delete takes the punch's stored
 -- attribution out and recomputes around where it was; an update does both.

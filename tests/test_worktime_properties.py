@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.db.schema import schema_sql
-from service.domain.delivery import Punch, TypePointage
+from service.domain.delivery import Punch
+from service.domain.timemoto import TypePointage
 from service.domain.worktime import attributed, daily_summaries, monthly_summaries
 from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
 

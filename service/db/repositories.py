@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from service.db.models import Pointage, PointageEvenement
@@ -43,6 +43,15 @@ class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
             .returning(Pointage.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def lock_user_of(self, document: dict[str, Any]) -> None:
+        """Take the lock the trigger takes for a new punch of this user, so that a correction
+        and the punch it names, committed at the same time, see each other: whichever comes
+        second waits for the first and then finds it (READ COMMITTED: a fresh snapshot)."""
+        data = document.get("data")
+        user_id = data.get("userId") if isinstance(data, dict) else None
+        if isinstance(user_id, str):
+            await self.session.execute(select(func.pointage_verrouiller(user_id)))
 
     async def candidates(self, ref: ClockingRef) -> list[Candidate]:
         """The user's stored punches that `ref` may name, with the keys read from their payload."""

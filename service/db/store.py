@@ -20,7 +20,7 @@ from service.db.repositories import PointageEvenementRepository, PointageReposit
 from service.domain.corrections import CORRECTION_EVENTS
 from service.domain.delivery import Delivery
 
-Recorded = Literal["stored", "duplicate", "ignored"]
+Recorded = Literal["stored", "duplicate", "ignored", "applied"]
 T = TypeVar("T")
 
 
@@ -77,6 +77,8 @@ class DeliveryStore:
                 return "stored"
             if not await inbox.add_event(delivery, received_at, statut="ignore"):
                 return "duplicate"
-            if delivery.event in CORRECTION_EVENTS:
-                await apply_correction(pointages, inbox, delivery)
+            if delivery.event in CORRECTION_EVENTS and await apply_correction(
+                pointages, inbox, delivery
+            ):
+                return "applied"
             return "ignored"

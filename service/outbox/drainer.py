@@ -77,18 +77,30 @@ class Drainer:
         try:
             await self._store.record(delivery, item.received_at)
         except DatabaseUnavailable as exc:
-            await asyncio.to_thread(self._spool.failed, item.seq, str(exc.problem))
-            self._breaker.trip(exc.problem)
-            return True
-        except DeliveryRefused as exc:
             reason = str(exc.problem)
             await asyncio.to_thread(self._spool.failed, item.seq, reason)
-            log.error("spooled delivery %s refused by the database: %s", item.event_id, reason)
+            self._breaker.write_failed(exc.problem)
+            if not await self._breaker.decide():
+                return True  # the database is gone: the spool waits, in order
+            # The database is there: the failure was this delivery's. It is tried again later,
+            # then set aside, but never holds up the ones behind it.
             if item.attempts + 1 >= MAX_ATTEMPTS:
-                await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
+                await self._set_aside(item, reason)
+            return False
+        except DeliveryRefused as exc:
+            await self._set_aside(item, f"refused by the database: {exc.problem}")
             return False
         await asyncio.to_thread(self._spool.remove, item.seq)  # only after the commit
         return None
+
+    async def _set_aside(self, item: SpooledDelivery, reason: str) -> None:
+        """The safety net: the intake's checks should make this never happen."""
+        log.warning(
+            "spooled delivery %s moved to the quarantine, the database refuses it: %s",
+            item.event_id,
+            reason,
+        )
+        await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
 
     async def drain_once(self) -> DrainResult:
         """Probe, then drain if the database is there (`python -m service spool drain`)."""
@@ -116,7 +128,9 @@ class Drainer:
                 if breaker.pool_stale:
                     breaker.pool_stale = False
                     await self._reset_pool()
-                if not breaker.database_up:
+                if breaker.suspected:
+                    await breaker.decide()
+                elif not breaker.database_up:
                     await breaker.probe()
                 left = (await self.drain()).left if breaker.database_up else 1
             except SpoolError as exc:

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from service.domain.delivery import Punch, TypePointage
+from service.domain.delivery import Punch
+from service.domain.timemoto import TypePointage
 from service.domain.worktime import DaySummary, MonthSummary, local_date
 
 _ids = itertools.count(1)
