@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import sqlalchemy.exc
 from litestar import Response, get
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 
 from service.db.errors import classify
 from service.db.export_queries import read_payroll
@@ -32,7 +41,49 @@ log = logging.getLogger(__name__)
 DATABASE_ERRORS = (sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError)
 
 
-@get(f"{paths.EXPORT}/{{name:str}}", summary="Month-end payroll export (xlsx or csv)")
+ERROR_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "status": Schema(type=OpenAPIType.STRING, const="error"),
+        "reason": Schema(type=OpenAPIType.STRING),
+    },
+    required=["status", "reason"],
+)
+FILE_SCHEMA = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+ANSWERS = {
+    401: "No credentials, or wrong ones (`WWW-Authenticate: Basic`): sign in as admin.",
+    404: "ADMIN_PASSWORD is not set (the operators' paths are off), or not .xlsx/.csv.",
+    422: "Not a month: YYYY-MM, e.g. 2026-11.",
+    429: "Too many failed sign-ins from this address: wait `Retry-After` seconds.",
+    503: "The database cannot answer now; the reason says why.",
+}
+
+
+@dataclass
+class ExportOperation(Operation):
+    """The export answers a file (xlsx or csv) or a JSON error: say both, status by status."""
+
+    def __post_init__(self) -> None:
+        error = {"application/json": OpenAPIMediaType(schema=ERROR_SCHEMA)}
+        files = {media: OpenAPIMediaType(schema=FILE_SCHEMA) for media in MEDIA_TYPES.values()}
+        self.responses = {
+            "200": OpenAPIResponse(
+                description="The workbook (Récapitulatif, Détail par jour, Anomalies) or the "
+                "CSV of its Récapitulatif (UTF-8 with a BOM, `;`, decimal comma).",
+                content=dict(files),
+            ),
+            **{
+                str(status): OpenAPIResponse(description=description, content=dict(error))
+                for status, description in ANSWERS.items()
+            },
+        }
+
+
+@get(
+    f"{paths.EXPORT}/{{name:str}}",
+    summary="Month-end payroll export (xlsx or csv)",
+    operation_class=ExportOperation,
+)
 async def export_month(name: str, runtime: Runtime) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.db.engine import DatabaseTarget, create_engine
 from service.db.export_queries import read_payroll
 from service.db.schema import schema_sql
-from service.domain.delivery import Punch, TypePointage
+from service.domain.delivery import Punch
 from service.domain.payroll import MOTIFS, TYPES, Month
 from service.domain.payroll_files import render_xlsx
+from service.domain.timemoto import TypePointage
 from service.domain.worktime import monthly_summaries
 from service.settings import Settings
 from tests.support.payroll import (
