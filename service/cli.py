@@ -171,11 +171,12 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
         return 0
+    partial = output.with_name(f".{output.name}.partial")
     try:
-        partial = output.with_name(f".{output.name}.partial")
         partial.write_bytes(body)
         partial.replace(output)  # never a half-written file under the real name
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         print(f"timemoto-pointage: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     provisional = sum(row.provisoire for row in payroll.summary)
