@@ -6,15 +6,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
 from service.http import paths
+from service.http.export import export_month
 from service.http.health import health, ready
 from service.http.metrics import Metrics, prometheus_metrics
 from service.http.openapi import openapi_config
+from service.http.operators import ENABLE_HINT, OperatorsGate
 from service.http.verifier import verifier_tables_pointage
 from service.http.webhook import receive_pointage
 from service.intake import Intake
@@ -47,13 +49,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.require_secret()
     except ConfigurationError as exc:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
+    secrets = secrets_of(settings.webhook_secrets, settings.database_url)
+    secrets += [settings.admin_password] if settings.admin_password else []
     # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
     configure_logging(
-        settings.log_level,
-        settings.log_format,
-        secrets_of(settings.webhook_secrets, settings.database_url),
-        skip_access_paths=[paths.WEBHOOK],
+        settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]
     )
+    # The operators' paths (CONTRACT §6): HTTP Basic auth with ADMIN_PASSWORD, else 404.
+    gate = OperatorsGate(settings.admin_password)
+    if not gate.enabled:
+        log.info(ENABLE_HINT)
+    operators = Router(path="/", route_handlers=[export_month], guards=[gate.guard])
 
     metrics = Metrics()
     started: list[Runtime] = []  # set by the lifespan, read by the dependencies below
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             ready,
             prometheus_metrics,
+            operators,
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},

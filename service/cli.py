@@ -1,10 +1,13 @@
-"""`python -m service`: serve, apply or verify the schema, look at or drain the spool."""
+"""`python -m service`: serve, apply or verify the schema, look at or drain the spool, export a
+month for payroll."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import msgspec
 
@@ -135,6 +138,63 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
         await runtime.stop()
 
 
+# -- export --------------------------------------------------------------------------------------
+
+
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the month's payroll export (CONTRACT §7); one line on any mistake, never a trace."""
+    from service.db.export_queries import read_payroll_from
+    from service.domain.payroll import Month, MonthError
+    from service.domain.payroll_files import UnknownFormat, export_filename, format_named, render
+
+    try:
+        month = Month.parse(args.month)
+        suffix = Path(args.output).suffix if args.output and args.output != "-" else ""
+        fmt = format_named(args.format or (suffix if suffix in (".xlsx", ".csv") else "xlsx"))
+    except (MonthError, UnknownFormat) as exc:
+        print(f"timemoto-pointage: {exc}", file=sys.stderr)
+        return 2
+    output = None if args.output == "-" else Path(args.output or export_filename(month, fmt))
+    if output is not None and not _writable(output):
+        print(
+            f"timemoto-pointage: cannot write {output}: no such folder, or no permission",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        payroll = asyncio.run(read_payroll_from(settings, month))
+    except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
+        print(f"timemoto-pointage: export not made: {classify(exc)}", file=sys.stderr)
+        return 1
+    body = render(payroll, fmt)
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return 0
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        partial.write_bytes(body)
+        partial.replace(output)  # never a half-written file under the real name
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        print(f"timemoto-pointage: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    provisional = sum(row.provisoire for row in payroll.summary)
+    print(
+        f"{output}: {month}, {len(payroll.summary)} employees, {len(payroll.days)} days, "
+        f"{len(payroll.anomalies)} anomalies"
+        + (f", {provisional} provisional" if provisional else "")
+    )
+    return 0
+
+
+def _writable(output: Path) -> bool:
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir() or not folder.is_dir():
+        return False
+    return os.access(folder, os.W_OK) and (not output.exists() or os.access(output, os.W_OK))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     spool.add_parser(
         "requeue", help="validate the quarantine again, spool and write what is now valid"
     ).set_defaults(run=spool_requeue)
+    export_parser = commands.add_parser(
+        "export", help="write a month's payroll export (xlsx: three sheets; csv: the summary)"
+    )
+    export_parser.add_argument("month", help="YYYY-MM, e.g. 2026-11")
+    export_parser.add_argument(
+        "--format", choices=["xlsx", "csv"], help="default: from -o's suffix, else xlsx"
+    )
+    export_parser.add_argument(
+        "-o",
+        "--output",
+        help="the file to write (default: pointage-YYYY-MM.xlsx here; - for stdout)",
+    )
+    export_parser.set_defaults(run=export)
     args = parser.parse_args(argv)
     try:
         return int(args.run(Settings.from_env(), args))

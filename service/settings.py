@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
@@ -51,6 +52,15 @@ def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, 
     return value
 
 
+def _zone(env: Mapping[str, str], key: str, default: str) -> str:
+    name = (env.get(key) or default).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"{key} must be an IANA time zone such as {default}") from exc
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     webhook_secrets: tuple[str, ...]
@@ -65,6 +75,11 @@ class Settings:
     port: int = 8000
     log_format: str = "text"
     log_level: str = "INFO"
+    # The operators' paths (/api/export/…; CONTRACT §6) answer only behind HTTP Basic auth with the
+    # user `admin` and this password; None (ADMIN_PASSWORD unset or empty): they answer 404.
+    admin_password: str | None = field(default=None, repr=False)
+    # The workshop's own zone: when a month is over (an export before then is provisional).
+    working_timezone: str = "Africa/Tunis"
 
     @classmethod
     def from_env(
@@ -90,6 +105,8 @@ class Settings:
             port=port,
             log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS).lower(),
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS).upper(),
+            admin_password=env.get("ADMIN_PASSWORD") or None,
+            working_timezone=_zone(env, "WORKING_TIMEZONE", "Africa/Tunis"),
         )
 
     def require_secret(self) -> None:

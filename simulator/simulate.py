@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import shutil
 import sys
 import time
@@ -21,9 +22,10 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from service.domain.payroll import Month
 from service.http import paths
 from service.settings import Settings
-from simulator import expectations, generator
+from simulator import expectations, generator, payroll
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from simulator.replay import SendOptions, send
@@ -187,9 +189,11 @@ def simulate(args: argparse.Namespace) -> int:
     options = SendOptions(
         args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
     )
+    admin_password = secrets.token_urlsafe(16)  # the payroll export's, for this run only
     with FaultProxy(upstream_of(database_url)).start() as proxy:
         env = {
             "TIMEMOTO_WEBHOOK_SECRET": secret,
+            "ADMIN_PASSWORD": admin_password,
             "DATABASE_URL": proxied_url(database_url, proxy.port),
             "DATA_DIR": str(run_dir / "data"),
             "SPOOL_DIR": str(run_dir / "spool"),
@@ -206,6 +210,9 @@ def simulate(args: argparse.Namespace) -> int:
             )
             drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
             answer = verifier(service.base_url)
+            export = payroll.download(
+                service, admin_password, Month(first.year, first.month), settings.data_dir
+            )
 
     print()
     print(log_summary(log))
@@ -221,6 +228,8 @@ def simulate(args: argparse.Namespace) -> int:
     rows = hours_rows(generated.company, first, actual, expected, equipe)
     print()
     print(hours_table(rows, first))
+    export = payroll.check(export, Month(first.year, first.month), actual)
+    print(export.line())
     print(differences_text(found))
     print()
     print("verifier:", json.dumps(answer))
@@ -231,6 +240,7 @@ def simulate(args: argparse.Namespace) -> int:
         and not found
         and all(row.ok for row in rows)
         and answer.get("ok") is True
+        and export.ok
     )
     print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
     return 0 if ok else 1

@@ -34,6 +34,8 @@ def test_simulate_ends_ok_through_an_outage(
     out = capsys.readouterr().out
     assert status == 0, out
     assert "queued" in out  # the outage was answered 202 and drained afterwards
+    export = tmp_path / "pointage-2026-03.xlsx"  # the month's payroll export, under DATA_DIR
+    assert f"payroll export: {export} (6 employees, equals pointage_resume)" in out
     assert (
         "no differences" in out
         and "Failed 0" in out

@@ -6,3 +6,4 @@ HEALTH = "/health"
 READY = "/ready"
 METRICS = "/metrics"
 OPENAPI = "/schema"
+EXPORT = "/api/export"  # operators' (CONTRACT §6, §7): {EXPORT}/YYYY-MM.xlsx and .csv
