@@ -1,64 +1,25 @@
-"""The log: one structured line per delivery, JSON in production, and nothing secret in it."""
+"""The log of a real process (uvicorn's lines included): one structured line per delivery, JSON
+in production, and nothing secret in it (the formats alone: unit/test_log_format.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import WEBHOOK_SECRET
 from service.domain.signature import sign
-from service.logs import JsonFormatter, Redactor, TextFormatter, fields, secrets_of
-from simulator.harness import ServiceProcess
 from tests.support.databases import fresh_database
 from tests.support.locks import inserts_wait
-from tests.test_webhook_http import PATH, delivery, post
+from tests.support.service import ServiceProcess, service_env
+from tests.support.webhook import SECRET, VERIFIER, WEBHOOK, a_delivery, encode, post
 
 DB_PASSWORD = "db-pw-Zq81-never-logged"
-
-
-def _record(message: str, **values: Any) -> logging.LogRecord:
-    record = logging.LogRecord("service.http.webhook", logging.INFO, __file__, 1, message, (), None)
-    record.__dict__.update(fields(**values))
-    return record
-
-
-def test_the_redactor_removes_secrets_urls_passwords_and_signatures() -> None:
-    redact = Redactor(secrets_of(["s3cret-one", "x"], f"postgresql://erp:{DB_PASSWORD}@db/erp"))
-    signature = sign(b"{}", "s3cret-one")
-    text = (
-        f"secret s3cret-one url postgresql+asyncpg://erp:{DB_PASSWORD}@db:5432/erp "
-        f"password {DB_PASSWORD} amqp://u:hunter22@mq/ sig {signature} sha256={signature.upper()}"
-    )
-    redacted = redact(text)
-    for secret in ("s3cret-one", DB_PASSWORD, "postgresql", "hunter22", signature, "sha256="):
-        assert secret.lower() not in redacted.lower()
-    assert "[database url]" in redacted
-    assert "amqp://u:[redacted]@mq/" in redacted
-    assert "secret" in redacted  # a one-letter "secret" is not removed from every word
-
-
-def test_json_lines_carry_the_fields_and_text_lines_quote_them() -> None:
-    redact = Redactor(["s3cret-one"])
-    record = _record("webhook delivery", event_id="tm_1", user="u 1\nforged=yes", http_status=200)
-    line = json.loads(JsonFormatter(redact).format(record))
-    assert line["message"] == "webhook delivery"
-    assert line["logger"] == "service.http.webhook"
-    assert line["level"] == "INFO"
-    assert line["ts"].endswith("Z")
-    assert (line["event_id"], line["user"], line["http_status"]) == ("tm_1", "u 1\nforged=yes", 200)
-    text = TextFormatter(redact).format(record)
-    assert "\n" not in text  # a value cannot start a line of its own
-    assert 'event_id=tm_1 user="u 1\\nforged=yes" http_status=200' in text
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +50,18 @@ def json_service(
     password_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
     workdir = tmp_path_factory.mktemp("json-log")
-    env = {
-        "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": password_database,
-        "SPOOL_DIR": str(workdir / "spool"),
-        "DATA_DIR": str(workdir / "data"),
-        "LOG_FORMAT": "json",
-    }
+    env = service_env(password_database, workdir, LOG_FORMAT="json")
     with ServiceProcess(workdir, env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def service_process(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """The service as uvicorn runs it, with the default (text) log."""
+    workdir = tmp_path_factory.mktemp("text-log")
+    with ServiceProcess(workdir, service_env(database_url, workdir)) as running:
         yield running
 
 
@@ -107,21 +72,21 @@ def _webhook_lines(log: str) -> list[str]:
 def test_each_delivery_is_one_json_line_and_nothing_secret_is_logged(
     json_service: ServiceProcess, password_database: str
 ) -> None:
-    stored = delivery()
+    stored = a_delivery()
     body = json.dumps(stored).encode()
-    signatures = [sign(body, WEBHOOK_SECRET)]
-    assert post(json_service, body).json()["status"] == "stored"
-    assert post(json_service, body).json()["status"] == "duplicate"
-    forged = delivery()
+    signatures = [sign(body, SECRET)]
+    assert post(json_service.client, body).json()["status"] == "stored"
+    assert post(json_service.client, body).json()["status"] == "duplicate"
+    forged = a_delivery()
     forged_body = json.dumps(forged).encode()
     signatures.append(sign(forged_body, "not-the-secret"))
-    assert post(json_service, forged_body, signature=signatures[-1]).status_code == 401
-    invalid = delivery()
+    assert post(json_service.client, forged_body, signature=signatures[-1]).status_code == 401
+    invalid = a_delivery()
     invalid["data"]["timeZone"] = "Mars/Olympus"
     invalid_body = json.dumps(invalid).encode()
-    signatures.append(sign(invalid_body, WEBHOOK_SECRET).upper())
-    assert post(json_service, invalid_body, signature=signatures[-1]).status_code == 422
-    assert httpx.get(f"{json_service.base_url}/ready", timeout=10).status_code == 200
+    signatures.append(sign(invalid_body, SECRET).upper())
+    assert post(json_service.client, invalid_body, signature=signatures[-1]).status_code == 422
+    assert json_service.client.get("/ready").status_code == 200
 
     json_service.stop()  # every line is written, and shutdown lines are checked too
     log = json_service.log()
@@ -142,17 +107,17 @@ def test_each_delivery_is_one_json_line_and_nothing_secret_is_logged(
     assert len(_webhook_lines(log)) == len(deliveries)  # no second (access) line per delivery
     assert any(line["logger"] == "uvicorn.access" and "/ready" in line["message"] for line in lines)
 
-    for secret in (WEBHOOK_SECRET, DB_PASSWORD, password_database, *signatures):
+    for secret in (SECRET, DB_PASSWORD, password_database, *signatures):
         assert secret.lower() not in log.lower()
     assert "postgresql://" not in log
 
 
-def test_text_log_has_one_greppable_line_per_delivery(service: ServiceProcess) -> None:
-    sent = [delivery() for _ in range(3)]
+def test_text_log_has_one_greppable_line_per_delivery(service_process: ServiceProcess) -> None:
+    sent = [a_delivery() for _ in range(3)]
     for document in sent:
-        assert post(service, json.dumps(document).encode()).status_code == 200
-    assert post(service, b"not json").status_code == 400
-    lines = _webhook_lines(service.log())
+        assert post(service_process.client, encode(document)).status_code == 200
+    assert post(service_process.client, b"not json").status_code == 400
+    lines = _webhook_lines(service_process.log())
     for document in sent:
         mine = [line for line in lines if document["id"] in line]
         assert len(mine) == 1
@@ -160,15 +125,8 @@ def test_text_log_has_one_greppable_line_per_delivery(service: ServiceProcess) -
         assert f"user={document['data']['userId']}" in mine[0]
         assert "type=entree" in mine[0]
     assert any("answer=error http_status=400" in line for line in lines)
-    assert not any(PATH in line for line in lines)  # uvicorn's access line is left out
-    assert WEBHOOK_SECRET not in service.log()
-
-
-def test_a_bad_log_format_is_refused_in_one_line(tmp_path: Path) -> None:
-    from service.settings import ConfigurationError, Settings
-
-    with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
-        Settings.from_env({"LOG_FORMAT": "xml"}, tmp_path / "absent.env")
+    assert not any(WEBHOOK in line for line in lines)  # uvicorn's access line is left out
+    assert SECRET not in service_process.log()
 
 
 def test_a_delivery_the_database_could_not_take_is_logged_with_its_answer(
@@ -176,18 +134,11 @@ def test_a_delivery_the_database_could_not_take_is_logged_with_its_answer(
 ) -> None:
     """A statement timeout (500 today; 202 once deliveries are spooled) still gets its line."""
     with fresh_database(postgres_server_url, "logs_timeout") as url:
-        env = {
-            "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "DATABASE_URL": url,
-            "SPOOL_DIR": str(tmp_path / "spool"),
-            "DATA_DIR": str(tmp_path / "data"),
-            "DB_STATEMENT_TIMEOUT": "0.5",
-            "LOG_FORMAT": "json",
-        }
+        env = service_env(url, tmp_path, DB_STATEMENT_TIMEOUT="0.5", LOG_FORMAT="json")
         with ServiceProcess(tmp_path, env) as service:
-            document = delivery()
+            document = a_delivery()
             with inserts_wait(url):
-                response = post(service, json.dumps(document).encode())
+                response = post(service.client, encode(document))
             service.stop()
             log = service.log()
     lines = [json.loads(line) for line in log.splitlines() if document["id"] in line]
@@ -196,3 +147,11 @@ def test_a_delivery_the_database_could_not_take_is_logged_with_its_answer(
     assert mine[0]["http_status"] == response.status_code != 200
     assert mine[0]["answer"] == response.json()["status"]
     assert "postgresql://" not in log
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", VERIFIER])
+def test_operator_requests_keep_their_access_line(
+    service_process: ServiceProcess, path: str
+) -> None:
+    service_process.client.get(path)
+    assert f'"GET {path} HTTP/1.1"' in service_process.log()  # the access line stays for these
