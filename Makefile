@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+# Two workers: most tests wait on the database or a process, so two of them overlap well even
+# on two cores; each worker takes whole modules (their database and service stay on one worker).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 # QA: the Gherkin features only, with reports/cucumber.json and reports/features.html.
 # One feature: make features FEATURES=features/test_missing_tables.py
