@@ -19,19 +19,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.db.embedded import temporary_embedded
 from service.domain.signature import sign
+from service.http import paths
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import ServiceProcess
 
 SECRET = "bench-secret"  # noqa: S105 - a throwaway service's secret
-PATH = "/api/webhooks/timemoto/pointage"
 DELIVERIES = 400
 THREADS = 8
 
 
 def _deliver(client: httpx.Client, body: bytes) -> int:
     headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, SECRET)}
-    return client.post(PATH, content=body, headers=headers).status_code
+    return client.post(paths.WEBHOOK, content=body, headers=headers).status_code
 
 
 def _latencies_ms(client: httpx.Client, path: str, times: int = 30) -> list[float]:

@@ -20,11 +20,12 @@ import httpx
 
 from service.db.embedded import temporary_embedded
 from service.domain.signature import sign
+from service.http import paths
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
-from simulator.sender import WEBHOOK_PATH, encode
+from simulator.sender import encode
 
 DELIVERIES = 200
 CONNECT_TIMEOUT = 2.0
@@ -42,7 +43,7 @@ def post(client: httpx.Client, delivery: dict[str, object]) -> tuple[float, int,
     body = encode(delivery)
     headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, SECRET)}
     started = time.perf_counter()
-    response = client.post(WEBHOOK_PATH, content=body, headers=headers)
+    response = client.post(paths.WEBHOOK, content=body, headers=headers)
     return time.perf_counter() - started, response.status_code, response.json().get("status")
 
 
@@ -80,7 +81,7 @@ def run(client: httpx.Client, proxy: FaultProxy, db: Database) -> int:
     proxy.set_mode("blackhole")
     results = [post(client, delivery) for delivery in deliveries]
     started = time.perf_counter()
-    verifier = client.get("/api/database/verifier-tables-pointage").json()
+    verifier = client.get(paths.VERIFIER).json()
     verifier_s = time.perf_counter() - started
 
     proxy.set_mode("pass")

@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
+from service.http import paths
 from service.http.health import health, ready
 from service.http.metrics import Metrics, prometheus_metrics
 from service.http.openapi import openapi_config
 from service.http.verifier import verifier_tables_pointage
-from service.http.webhook import PATH as WEBHOOK_PATH
 from service.http.webhook import receive_pointage
+from service.intake import Intake
 from service.logs import configure_logging, secrets_of
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
@@ -28,7 +30,9 @@ ErrorBody = dict[str, str]
 
 
 def http_error(_: Request[object, object, State], exc: HTTPException) -> Response[ErrorBody]:
-    return Response({"status": "error", "reason": exc.detail}, status_code=exc.status_code)
+    # The exception's headers stay: a 405 says `Allow`, a 401 `WWW-Authenticate`.
+    body = {"status": "error", "reason": exc.detail}
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def unexpected_error(_: Request[object, object, State], exc: Exception) -> Response[ErrorBody]:
@@ -48,18 +52,29 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.log_level,
         settings.log_format,
         secrets_of(settings.webhook_secrets, settings.database_url),
-        skip_access_paths=[WEBHOOK_PATH],
+        skip_access_paths=[paths.WEBHOOK],
     )
 
+    metrics = Metrics()
+    started: list[Runtime] = []  # set by the lifespan, read by the dependencies below
+
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings)
-        app.state.runtime = runtime
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        started.append(await Runtime.start(settings))
         try:
             yield
         finally:
-            await runtime.stop()
+            await started.pop().stop()
             exit_cleanly_after_shutdown()
+
+    def runtime() -> Runtime:
+        return started[0]
+
+    def intake() -> Intake:
+        return started[0].intake
+
+    def get_metrics() -> Metrics:
+        return metrics
 
     return Litestar(
         route_handlers=[
@@ -71,7 +86,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
-        state=State({"metrics": Metrics()}),
+        dependencies={
+            "runtime": Provide(runtime, sync_to_thread=False),
+            "intake": Provide(intake, sync_to_thread=False),
+            "metrics": Provide(get_metrics, sync_to_thread=False),
+        },
         openapi_config=openapi_config(),
         logging_config=None,  # configure_logging above owns logging; Litestar's would replace it
     )

@@ -8,11 +8,13 @@ import sys
 
 import msgspec
 
-from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
-from service.db.schema import apply_schema, check_schema, describe_error
-from service.db.store import DeliveryStore
-from service.outbox.recovery import DrainResult, Recovery, requeue_quarantine
+from service.db.engine import DatabaseTarget, resolve_database_url
+from service.db.errors import classify
+from service.db.schema import apply_schema, check_schema
+from service.outbox.drainer import DrainResult
+from service.outbox.requeue import Requeued, requeue_quarantine
 from service.outbox.spool import SPOOL_FILE, Spool, SpoolError
+from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
 
 
@@ -39,7 +41,7 @@ def db_apply(settings: Settings, _: argparse.Namespace) -> int:
     try:
         asyncio.run(apply_schema(target))
     except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
-        print(f"schema not applied to {target.label}: {describe_error(exc)}", file=sys.stderr)
+        print(f"schema not applied to {target.label}: {classify(exc)}", file=sys.stderr)
         return 1
     print(f"schema applied to {target.label}")
     return 0
@@ -56,7 +58,7 @@ def _pending(settings: Settings, target: DatabaseTarget) -> int:
 
 
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
-    from service.http.verifier import verifier_answer
+    from service.http.verifier import verifier_answer  # the endpoint's JSON, not its server
 
     target = _target(settings)
     answer = verifier_answer(asyncio.run(check_schema(target)), _pending(settings, target))
@@ -95,12 +97,7 @@ def spool_status(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
-    target, spool = _spool(settings)
-    try:
-        result = asyncio.run(drain_once(settings, target, spool))
-        reason = spool.status().last_error or "see `python -m service spool status`"
-    finally:
-        spool.close()
+    result, reason = asyncio.run(_drain(settings))
     print(f"written: {result.written}, left: {result.left}")
     if result.left:
         print(f"{result.left} deliveries left in the spool: {reason}", file=sys.stderr)
@@ -109,41 +106,33 @@ def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def spool_requeue(settings: Settings, _: argparse.Namespace) -> int:
-    target, spool = _spool(settings)
-    try:
-        requeued = requeue_quarantine(spool)
-        result = asyncio.run(drain_once(settings, target, spool))
-    finally:
-        spool.close()
-    for event_id, reason in requeued.kept:
-        print(f"still invalid: {event_id or '(no id)'}: {reason}", file=sys.stderr)
+    result, _reason, requeued = asyncio.run(_requeue_and_drain(settings))
+    for event_id, why in requeued.kept:
+        print(f"still invalid: {event_id or '(no id)'}: {why}", file=sys.stderr)
     print(f"requeued: {requeued.released}, still in quarantine: {len(requeued.kept)}")
     print(f"written: {result.written}, left: {result.left}")
     return 1 if requeued.kept or result.left else 0
 
 
-async def drain_once(settings: Settings, target: DatabaseTarget, spool: Spool) -> DrainResult:
-    engine = create_engine(target, settings.pool_timeout)
-    timeout = settings.connect_timeout + settings.statement_timeout
-    store = DeliveryStore(session_factory(engine), timeout=timeout)
-
-    async def nothing() -> None:
-        return None
-
-    recovery = Recovery(
-        target,
-        store,
-        spool,
-        write_timeout=timeout,
-        schema_auto_apply=False,
-        reset_pool=nothing,
-    )
+async def _drain(settings: Settings) -> tuple[DrainResult, str]:
+    """Once, in this process, as the running service would (it may run beside us)."""
+    runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
-        if not await recovery.probe():
-            return DrainResult(0, spool.pending())
-        return await recovery.drain()
+        result = await runtime.drainer.drain_once()
+        reason = runtime.spool.status().last_error or "see `python -m service spool status`"
+        return result, reason
     finally:
-        await engine.dispose(close=False)
+        await runtime.stop()
+
+
+async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requeued]:
+    runtime = await Runtime.open(settings, schema_auto_apply=False)
+    try:
+        requeued = requeue_quarantine(runtime.spool)
+        result = await runtime.drainer.drain_once()
+        return result, "", requeued
+    finally:
+        await runtime.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

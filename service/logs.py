@@ -27,6 +27,7 @@ _MARK = "_timemoto_pointage"  # tags our handler so configuring twice replaces i
 _DATABASE_URL = re.compile(r"\bpostgres(?:ql)?(?:\+\w+)?://\S*", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
 _SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _SHORTEST_SECRET = 4  # shorter "secrets" would blank out ordinary words
 
 
@@ -101,7 +102,8 @@ class TextFormatter(logging.Formatter):
         self._redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"]
+        message = escape_controls(record.getMessage())  # a signed id may hold a newline
+        parts = [f"{_timestamp(record)} {record.levelname} {record.name}: {message}"]
         parts += [f"{key}={_text_value(value)}" for key, value in _structured(record).items()]
         line = " ".join(parts)
         if record.exc_info:
@@ -109,12 +111,17 @@ class TextFormatter(logging.Formatter):
         return self._redact(line)
 
 
+def escape_controls(text: str) -> str:
+    """Control characters as escapes (`\\n`, `\\x1b`): one record stays one line."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 def _text_value(value: Any) -> str:
     """Bare when it is one plain word, else JSON-quoted (no value can forge a new field or line)."""
     text = "-" if value is None else str(value)
     if text and re.fullmatch(r"[\w.:/@+-]+", text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return escape_controls(json.dumps(text, ensure_ascii=False))
 
 
 class SkipPaths(logging.Filter):

@@ -1,4 +1,8 @@
-"""What the running service holds: its settings, its database and the parts built on them."""
+"""The running service's parts, wired in one place; the CLI builds the same ones.
+
+settings → database target → engine and store; the spool, the breaker and the drainer around
+them; the intake in front. Nothing else constructs these.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.db.store import DeliveryStore
-from service.intake import Reception
-from service.outbox.recovery import Recovery
+from service.intake import Intake
+from service.outbox.breaker import Breaker
+from service.outbox.drainer import Drainer
 from service.outbox.spool import Spool
 from service.settings import Settings
 
@@ -23,54 +28,47 @@ class Runtime:
     settings: Settings
     target: DatabaseTarget
     engine: AsyncEngine
-    reception: Reception
     spool: Spool
-    recovery: Recovery
+    breaker: Breaker
+    drainer: Drainer
+    intake: Intake
 
     @classmethod
-    async def start(cls, settings: Settings) -> Runtime:
+    async def open(cls, settings: Settings, *, schema_auto_apply: bool | None = None) -> Runtime:
+        """Every part, connected to nothing yet (no probe, no background task)."""
         # Starting the embedded server blocks for about a second: keep it off the event loop.
         url = await asyncio.to_thread(resolve_database_url, settings)
         target = DatabaseTarget.from_url(url, settings)
         engine = create_engine(target, settings.pool_timeout)
-        store = DeliveryStore(
-            session_factory(engine),
-            timeout=settings.connect_timeout + settings.statement_timeout,
-        )
+        store = DeliveryStore(session_factory(engine), timeout=settings.connect_timeout)
         # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
         spool = await asyncio.to_thread(Spool, settings.spool_dir, target.key, target.label)
+        auto_apply = settings.schema_auto_apply if schema_auto_apply is None else schema_auto_apply
+        breaker = Breaker(target, spool, schema_auto_apply=auto_apply)
 
         async def reset_pool() -> None:
             await engine.dispose(close=False)  # closing a silent connection could hang
 
-        recovery = Recovery(
-            target,
-            store,
-            spool,
-            write_timeout=settings.connect_timeout + settings.statement_timeout,
-            schema_auto_apply=settings.schema_auto_apply,
-            reset_pool=reset_pool,
-        )
-        reception = Reception(
-            settings.webhook_secrets,
-            store,
-            spool,
-            recovery,
-            write_timeout=settings.connect_timeout,
-        )
-        runtime = cls(settings, target, engine, reception, spool, recovery)
-        log.info("database: %s; spool: %s", target.label, spool.path)
-        await recovery.probe()  # applies the schema when it is missing and SCHEMA_AUTO_APPLY is on
-        recovery.start()
+        drainer = Drainer(store, spool, breaker, reset_pool)
+        intake = Intake(settings.webhook_secrets, store, spool, breaker)
+        return cls(settings, target, engine, spool, breaker, drainer, intake)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Open, probe (applying a missing schema when allowed), and start the drainer."""
+        runtime = await cls.open(settings)
+        log.info("database: %s; spool: %s", runtime.target.label, runtime.spool.path)
+        await runtime.breaker.probe()
+        runtime.drainer.start()
         return runtime
 
     @property
     def database_up(self) -> bool:
         """What the circuit breaker believes now."""
-        return self.recovery.database_up
+        return self.breaker.database_up
 
     async def stop(self) -> None:
-        await self.recovery.stop()
+        await self.drainer.stop()
         await asyncio.to_thread(self.spool.close)
         try:  # a silent database must not hold the shutdown
             await asyncio.wait_for(self.engine.dispose(), self.settings.connect_timeout)

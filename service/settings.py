@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from service.domain.signature import parse_secrets
 
 MAX_BODY_BYTES = 256 * 1024
@@ -19,20 +21,10 @@ class ConfigurationError(Exception):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines (optional `export`, quotes and comments), as dotenv tools do."""
-    values: dict[str, str] = {}
+    """KEY=VALUE lines of a `.env` file as python-dotenv reads them (quotes, `export`, comments)."""
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def _float(env: Mapping[str, str], key: str, default: float) -> float:

@@ -8,8 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# clockingActionTypeId -> clockingType, as TimeMoto spells them.
-CLOCKING_TYPES = {0: "In", 1: "Out", 2: "BreakStart", 3: "BreakEnd"}
+from service.domain.timemoto import ClockingAction
+
+
+def clocking_type(action: int) -> str:
+    """`data.clockingType` for an action id, as TimeMoto spells it."""
+    try:
+        return ClockingAction(action).clocking_type
+    except ValueError:
+        return "Unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +53,7 @@ def attendance_inserted(
         "sequence": sequence,
         "dispatchedAt": int(inserted.timestamp()) + 2,
         "data": {
-            "clockingType": CLOCKING_TYPES.get(action, "Unknown"),
+            "clockingType": clocking_type(action),
             "deviceSerialNumber": "125058917500311",
             "clientId": "6d1f0c3e-2b7a-4e59-9c1d-0a8b7e6f5d43",
             "userId": employee.user_id,

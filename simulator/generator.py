@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from service.domain.timemoto import ClockingAction
 from simulator.deliveries import Employee, attendance_inserted
 
-IN, OUT, BREAK_START, BREAK_END = 0, 1, 2, 3
+IN, OUT, BREAK_START, BREAK_END = ClockingAction
 
 ShiftKind = Literal["day", "early", "night"]
 AnomalyKind = Literal[

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from service.domain.signature import HEADER, sign
+from service.http import paths
 
-WEBHOOK_PATH = "/api/webhooks/timemoto/pointage"
 MAX_BACKOFF = 30.0
 
 
@@ -83,7 +83,7 @@ class Sender:
         for attempt in range(self._retries + 1):
             result.attempts = attempt + 1
             try:
-                response = await self._client.post(WEBHOOK_PATH, content=body, headers=headers)
+                response = await self._client.post(paths.WEBHOOK, content=body, headers=headers)
             except httpx.TransportError as exc:
                 result.status_code, result.error = None, f"{type(exc).__name__}: {exc}"
             else:

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from service.http import paths
 from service.settings import Settings
 from simulator import expectations, generator
 from simulator.harness import Database, ServiceProcess, wait_until
@@ -29,7 +30,6 @@ from simulator.replay import SendOptions, send
 from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
 from simulator.sender import DeliveryLog, DeliveryResult
 
-VERIFIER = "/api/database/verifier-tables-pointage"
 PREFIX = "simulate_"
 KEEP_RUNS = 3
 
@@ -117,7 +117,7 @@ async def outage(
 
 def verifier(base_url: str) -> dict[str, Any]:
     try:
-        answer = httpx.get(f"{base_url}{VERIFIER}", timeout=10).json()
+        answer = httpx.get(f"{base_url}{paths.VERIFIER}", timeout=10).json()
     except (httpx.HTTPError, ValueError) as exc:
         return {"ok": False, "error": str(exc)}
     return answer if isinstance(answer, dict) else {"ok": False}

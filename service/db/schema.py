@@ -11,8 +11,11 @@ import asyncpg
 import msgspec
 
 from service.db.engine import DatabaseTarget
+from service.db.errors import DatabaseProblem, Outage, classify
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema_pointage.sql"
+# Shipped in the package (a non-editable install applies it too); sql/schema_pointage.sql, the
+# path a DBA knows, is a link to it.
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "sql" / "schema_pointage.sql"
 
 # The objects of CONTRACT §4, in the order the verifier lists them.
 FUNCTION_NAME = "pointage_maj_resume"
@@ -62,6 +65,18 @@ class SchemaReport(msgspec.Struct):
 
     database: DatabaseHealth
     objects: list[SchemaObject]
+    problem: DatabaseProblem | None = None  # why the database could not be asked
+
+    @property
+    def outage(self) -> DatabaseProblem | None:
+        """Why deliveries cannot be written now, as the breaker sees it; None when they can."""
+        if self.problem is not None:
+            return self.problem
+        if self.missing:
+            return DatabaseProblem(
+                Outage.SCHEMA_MISSING, f"schema missing: {', '.join(self.missing)}"
+            )
+        return None
 
     @property
     def missing(self) -> list[str]:
@@ -96,9 +111,11 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
             finally:
                 await connection.close(timeout=target.connect_timeout)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        problem = classify(exc)
         return SchemaReport(
-            database=DatabaseHealth(reachable=False, latency_ms=None, error=describe_error(exc)),
+            database=DatabaseHealth(reachable=False, latency_ms=None, error=problem.sentence),
             objects=[SchemaObject(name, kind, exists=False) for name, kind in EXPECTED_OBJECTS],
+            problem=problem,
         )
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     assert row is not None
@@ -109,24 +126,3 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
             for (name, kind), exists in zip(EXPECTED_OBJECTS, row, strict=True)
         ],
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """A plain sentence about a database failure that never carries a password or a URL."""
-    if isinstance(exc, TimeoutError):
-        return "the database did not answer in time (connection timeout)"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: is PostgreSQL running and reachable from this host?"
-    if isinstance(
-        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
-    ):
-        return "authentication failed: check the user and password in DATABASE_URL"
-    if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return "the database named in DATABASE_URL does not exist"
-    if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
-        return "the pointage tables are missing: apply sql/schema_pointage.sql"
-    if isinstance(exc, asyncpg.PostgresError):
-        return f"PostgreSQL error {exc.sqlstate}: {exc.args[0] if exc.args else type(exc).__name__}"
-    if isinstance(exc, OSError):
-        return f"network error: {exc.strerror or type(exc).__name__}"
-    return f"{type(exc).__name__}: the connection failed"

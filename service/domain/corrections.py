@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ATTENDANCE_UPDATED = "attendance.updated"
-ATTENDANCE_DELETED = "attendance.deleted"
+from service.domain.timemoto import ATTENDANCE_DELETED, ATTENDANCE_UPDATED
+
 CORRECTION_EVENTS = frozenset({ATTENDANCE_UPDATED, ATTENDANCE_DELETED})
 
 APPLIED = "applique"

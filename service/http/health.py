@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Response, get
-from litestar.datastructures import State
 
 from service.db.schema import check_schema
+from service.http import paths
+from service.http.openapi import responses
+from service.runtime import Runtime
 
 
 class HealthAnswer(msgspec.Struct):
@@ -20,16 +22,36 @@ class ReadyAnswer(msgspec.Struct):
     error: str | None
 
 
-@get("/health")
+@get(paths.HEALTH)
 async def health() -> HealthAnswer:
     """The process is up (says nothing of the database)."""
     return HealthAnswer(status="ok")
 
 
-@get("/ready")
-async def ready(state: State) -> Response[ReadyAnswer]:
+READY_ANSWERS = {
+    200: (
+        "The database answers and the schema is complete: punches are stored.",
+        {"ready": {"ready": True, "database_reachable": True, "missing": [], "error": None}},
+    ),
+    503: (
+        "Not ready: the database does not answer or objects are missing. Deliveries are still "
+        "acknowledged (spooled).",
+        {
+            "unreachable": {
+                "ready": False,
+                "database_reachable": False,
+                "missing": [],
+                "error": "the database did not answer in time (connection timeout)",
+            }
+        },
+    ),
+}
+
+
+@get(paths.READY, responses=responses(ReadyAnswer, READY_ANSWERS))
+async def ready(runtime: Runtime) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
-    report = await check_schema(state.runtime.target)
+    report = await check_schema(runtime.target)
     answer = ReadyAnswer(
         ready=report.ok,
         database_reachable=report.database.reachable,

@@ -1,15 +1,13 @@
 """Prometheus metrics at `GET /metrics`: deliveries, their duration, the spool, the database.
 
-Each application has its own registry (no process-wide state), kept in `app.state.metrics`.
+Each application has its own registry (no process-wide state), handed to handlers as `metrics`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from litestar import Response, get
-from litestar.datastructures import State
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,10 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-if TYPE_CHECKING:
-    from service.runtime import Runtime
-
-PATH = "/metrics"
+from service.http import paths
+from service.runtime import Runtime
 
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -69,9 +65,8 @@ async def refresh(metrics: Metrics, runtime: Runtime) -> None:
     metrics.database_up.set(1 if runtime.database_up else 0)
 
 
-@get(PATH, media_type=CONTENT_TYPE_LATEST)
-async def prometheus_metrics(state: State) -> Response[bytes]:
+@get(paths.METRICS, media_type=CONTENT_TYPE_LATEST)
+async def prometheus_metrics(metrics: Metrics, runtime: Runtime) -> Response[bytes]:
     """Prometheus text exposition format."""
-    metrics: Metrics = state.metrics
-    await refresh(metrics, state.runtime)
+    await refresh(metrics, runtime)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -6,12 +6,11 @@ import asyncio
 
 import msgspec
 from litestar import Response, get
-from litestar.datastructures import State
 
 from service.db.schema import DatabaseHealth, SchemaObject, SchemaReport, check_schema
+from service.http import paths
 from service.http.openapi import VERIFIER_ANSWERS, responses
-
-PATH = "/api/database/verifier-tables-pointage"
+from service.runtime import Runtime
 
 
 class SpoolState(msgspec.Struct):
@@ -37,13 +36,9 @@ def verifier_answer(report: SchemaReport, spool_pending: int) -> VerifierAnswer:
     )
 
 
-async def verify_tables(state: State) -> VerifierAnswer:
-    report = await check_schema(state.runtime.target)
-    return verifier_answer(report, await asyncio.to_thread(state.runtime.spool.pending))
-
-
-@get(PATH, responses=responses(VerifierAnswer, VERIFIER_ANSWERS))
-async def verifier_tables_pointage(state: State) -> Response[VerifierAnswer]:
+@get(paths.VERIFIER, responses=responses(VerifierAnswer, VERIFIER_ANSWERS))
+async def verifier_tables_pointage(runtime: Runtime) -> Response[VerifierAnswer]:
     """The database and every object of the schema (CONTRACT §4): 200 when all is in place."""
-    answer = await verify_tables(state)
+    report = await check_schema(runtime.target)
+    answer = verifier_answer(report, await asyncio.to_thread(runtime.spool.pending))
     return Response(answer, status_code=200 if answer.ok else 503)

@@ -25,11 +25,11 @@ def test_no_database_and_no_spool_answers_503(tmp_path: Path) -> None:
     async def go() -> tuple[int, str, bool, int, int]:
         runtime = await Runtime.start(settings)
         try:
-            queued = await runtime.reception.receive(body, sign(body, SECRET))
+            queued = await runtime.intake.receive(body, sign(body, SECRET))
             pending = runtime.spool.pending()
             runtime.spool.close()  # the disk gives out
             other = json.dumps(a_delivery()).encode()
-            answer = await runtime.reception.receive(other, sign(other, SECRET))
+            answer = await runtime.intake.receive(other, sign(other, SECRET))
             return (
                 answer.http_status,
                 answer.body.status,
@@ -38,7 +38,7 @@ def test_no_database_and_no_spool_answers_503(tmp_path: Path) -> None:
                 queued.http_status,
             )
         finally:
-            await runtime.recovery.stop()
+            await runtime.drainer.stop()
             await runtime.engine.dispose()
 
     status, body_status, database_up, pending, first = asyncio.run(go())

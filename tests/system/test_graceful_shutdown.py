@@ -66,8 +66,9 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
     postgres_server_url: str, tmp_path: Path
 ) -> None:
     with fresh_database(postgres_server_url, "shutdown") as url:
-        # The held lock must not turn into a timeout.
-        env = service_env(url, tmp_path, DB_STATEMENT_TIMEOUT="60")
+        # The held lock must not turn into a timeout: a delivery waits for the database at
+        # most DB_CONNECT_TIMEOUT (then it is spooled), a statement DB_STATEMENT_TIMEOUT.
+        env = service_env(url, tmp_path, DB_CONNECT_TIMEOUT="60", DB_STATEMENT_TIMEOUT="60")
         database = Database(url)
         first = ServiceProcess(tmp_path / "first", env).start()
         exit_codes: list[int | None] = []
@@ -75,7 +76,9 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
         try:
             with inserts_wait(url):
                 load = Load(first, THREADS).start()
-                assert wait_until(lambda: waiting_inserts(database) == THREADS, 30)
+                # Deliveries arriving together share a transaction (group commit): at least one
+                # insert waits on the lock, holding the deliveries of every thread behind it.
+                assert wait_until(lambda: waiting_inserts(database) >= 1, 30)
                 stopper.start()  # SIGTERM, with every thread's delivery in flight
                 assert wait_until(lambda: "Shutting down" in first.log(), 30)
             stopper.join(90)

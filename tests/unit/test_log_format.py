@@ -56,3 +56,16 @@ def test_a_bad_log_format_is_refused_in_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
         Settings.from_env({"LOG_FORMAT": "xml"}, tmp_path / "absent.env")
+
+
+def test_a_signed_id_cannot_forge_a_log_line() -> None:
+    forged = "tm_x\n2026-11-30T00:00:00.000Z INFO service.webhook: webhook delivery answer=stored"
+    record = logging.LogRecord(
+        "service.webhook", logging.INFO, __file__, 1, "delivery %s refused", (forged,), None
+    )
+    record.fields = {"event_id": forged, "user": "a\x1b[2Jb"}
+    text = TextFormatter(Redactor([])).format(record)
+    assert "\n" not in text and "\x1b" not in text
+    assert "tm_x\\n2026" in text  # escaped, still readable
+    line = json.loads(JsonFormatter(Redactor([])).format(record))
+    assert line["event_id"] == forged  # JSON keeps the value exactly, on one line

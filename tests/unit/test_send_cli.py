@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
+from service.http.paths import WEBHOOK as WEBHOOK_PATH
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
-from simulator.sender import WEBHOOK_PATH
 
 BASE = "http://timemoto-target.test"
 EMPLOYEE = Employee("u-1", "Amira", "Ben Salah", "LP-014")

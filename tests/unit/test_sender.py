@@ -10,8 +10,9 @@ import pytest
 import respx
 
 from service.domain.signature import verify
+from service.http.paths import WEBHOOK as WEBHOOK_PATH
 from simulator.deliveries import Employee, attendance_inserted
-from simulator.sender import WEBHOOK_PATH, DeliveryLog, Sender, deliver_all, ordered
+from simulator.sender import DeliveryLog, Sender, deliver_all, ordered
 
 BASE = "http://timemoto-target.test"
 EMPLOYEE = Employee("u-1", "Amira", "Ben Salah", "LP-014")

@@ -1,0 +1,147 @@
+"""Advanced Alchemy repositories over the pointage tables: every statement the service runs on
+them, typed by the models (no SQL text outside the schema file)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from service.db.models import Pointage, PointageEvenement
+from service.domain.corrections import CORRECTION_EVENTS, UNAPPLIED, Candidate, ClockingRef
+from service.domain.delivery import Delivery, Punch
+
+
+def _names_clocking(data: Any, ref: ClockingRef) -> ColumnElement[bool]:
+    """`payload.data` names the clocking `ref` by `timeInserted` or `recordHash`."""
+    keys = []
+    if ref.time_inserted is not None:
+        keys.append(data["timeInserted"].astext == ref.time_inserted)
+    if ref.record_hash is not None:
+        keys.append(data["recordHash"].astext == str(ref.record_hash))
+    return or_(*keys)
+
+
+class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
+    model_type = Pointage
+
+    async def add_punches(self, punches: Sequence[tuple[Punch, datetime]]) -> set[str]:
+        """Insert the punches whose delivery id is not stored yet, in one statement; the ids of
+        those added.
+
+        The unique key on `event_id` decides, so two concurrent deliveries of one id cannot both
+        insert (no read-then-write race); a deleted punch's id is refused by the trigger.
+        """
+        statement = (
+            insert(Pointage)
+            .values([{**asdict(punch), "recu_le": received_at} for punch, received_at in punches])
+            .on_conflict_do_nothing(index_elements=[Pointage.event_id])
+            .returning(Pointage.event_id)
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def lock_user_of(self, document: dict[str, Any]) -> None:
+        """Take the lock the trigger takes for a new punch of this user, so that a correction
+        and the punch it names, committed at the same time, see each other: whichever comes
+        second waits for the first and then finds it (READ COMMITTED: a fresh snapshot)."""
+        data = document.get("data")
+        user_id = data.get("userId") if isinstance(data, dict) else None
+        if isinstance(user_id, str):
+            await self.session.execute(select(func.pointage_verrouiller(user_id)))
+
+    async def candidates(self, ref: ClockingRef) -> list[Candidate]:
+        """The user's stored punches that `ref` may name, with the keys read from their payload."""
+        data = Pointage.payload["data"]
+        statement = select(
+            Pointage.id, data["timeInserted"].astext, data["recordHash"].astext
+        ).where(Pointage.timemoto_user_id == ref.user_id, _names_clocking(data, ref))
+        rows = await self.session.execute(statement)
+        return [Candidate(row[0], row[1], _int_or_none(row[2])) for row in rows]
+
+    async def remove(self, pointage_id: int) -> None:
+        await self.session.execute(delete(Pointage).where(Pointage.id == pointage_id))
+
+    async def correct(self, pointage_id: int, punch: Punch) -> None:
+        """Give a stored punch what a correction says (the trigger redoes the worked time)."""
+        await self.session.execute(
+            update(Pointage)
+            .where(Pointage.id == pointage_id)
+            .values(
+                type_pointage=punch.type_pointage,
+                horodatage=punch.horodatage,
+                horodatage_brut=punch.horodatage_brut,
+                fuseau_horaire=punch.fuseau_horaire,
+                date_travail=punch.date_travail,
+                ignore=punch.ignore,
+            )
+        )
+
+
+class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
+    model_type = PointageEvenement
+
+    async def add_event(self, delivery: Delivery, received_at: datetime, statut: str) -> bool:
+        """Keep a delivery that is not a new punch; True unless its id was already kept."""
+        statement = (
+            insert(PointageEvenement)
+            .values(
+                event_id=delivery.event_id,
+                event=delivery.event,
+                statut=statut,
+                payload=delivery.document,
+                recu_le=received_at,
+            )
+            .on_conflict_do_nothing(index_elements=[PointageEvenement.event_id])
+            .returning(PointageEvenement.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def users_with_waiting_corrections(self, user_ids: set[str]) -> set[str]:
+        """Which of these users have a correction waiting for its punch (one indexed query for a
+        whole batch; nearly always none)."""
+        if not user_ids:
+            return set()
+        user = PointageEvenement.payload["data"]["userId"].astext
+        statement = (
+            select(user)
+            .distinct()
+            .where(PointageEvenement.statut == UNAPPLIED, user.in_(sorted(user_ids)))
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def waiting_corrections(self, ref: ClockingRef) -> Sequence[dict[str, Any]]:
+        """Unapplied corrections naming this clocking, in order of arrival (TimeMoto does not
+        promise that a correction comes after its punch)."""
+        data = PointageEvenement.payload["data"]
+        statement = (
+            select(PointageEvenement.payload)
+            .where(
+                PointageEvenement.statut == UNAPPLIED,
+                PointageEvenement.event.in_(sorted(CORRECTION_EVENTS)),
+                data["userId"].astext == ref.user_id,
+                _names_clocking(data, ref),
+            )
+            .order_by(PointageEvenement.recu_le, PointageEvenement.id)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def set_outcome(
+        self, event_id: str, statut: str, pointage_id: int | None, motif: str | None
+    ) -> None:
+        await self.session.execute(
+            update(PointageEvenement)
+            .where(PointageEvenement.event_id == event_id)
+            .values(statut=statut, pointage_id=pointage_id, motif=motif)
+        )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None

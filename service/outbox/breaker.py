@@ -1,0 +1,135 @@
+"""The circuit breaker: may deliveries go to the database now, or straight to the spool?
+
+A write that fails for want of the database (connection refused, lost or timed out, missing
+tables, ...) makes the breaker suspect an outage; a failed write alone never decides it: a probe
+does, at once (bounded by the connect timeout). When the probe finds the database gone, the breaker
+opens (`database_up` is False) and deliveries go straight to the spool without waiting for
+another timeout. The probe applies the schema when it is missing and SCHEMA_AUTO_APPLY is on, and
+closes the breaker when database and schema are both there. Each change of state is logged once,
+with what to do about it, never once per probe or per delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from service.db.engine import DatabaseTarget
+from service.db.errors import DatabaseProblem, Outage, classify
+from service.db.schema import apply_schema, check_schema
+from service.outbox.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+class Breaker:
+    def __init__(self, target: DatabaseTarget, spool: Spool, *, schema_auto_apply: bool) -> None:
+        self._target = target
+        self._spool = spool
+        self._schema_auto_apply = schema_auto_apply
+        self.database_up = True  # until a probe or a write says otherwise
+        self.pool_stale = False  # the pooled connections may be silent or dead: start afresh
+        self.wake = asyncio.Event()  # the drainer's: something to probe or to drain
+        self.suspected = False  # a write failed for want of the database: probe now
+        self._state = "unknown"
+
+    @property
+    def spool_path(self) -> Path:
+        return self._spool.path
+
+    def write_failed(self, problem: DatabaseProblem) -> None:
+        """A write failed for want of the database, it seems: a probe decides, now. A table or
+        column missing is the exception: the probe checks the contract's objects only, so it
+        could not see a dropped column; the breaker opens at once, and each later probe lets one
+        write find out whether it is back."""
+        if problem.kind is Outage.SCHEMA_MISSING:
+            self.trip(problem)
+        else:
+            self.suspect(problem)
+
+    def trip(self, problem: DatabaseProblem) -> None:
+        if self.database_up:
+            self.pool_stale = True
+        self._down(problem.sentence, self._advice(problem))
+        self.wake.set()
+
+    def suspect(self, problem: DatabaseProblem) -> None:
+        if self.database_up and not self.suspected:
+            log.debug("write failed (%s): probing the database", problem)
+            self.suspected = True
+            self.pool_stale = True  # its connections may be silent or dead: start afresh
+        self.wake.set()
+
+    def spooled(self) -> None:
+        """A delivery went to the spool: the drainer looks now if it was not probing already."""
+        if self.database_up:
+            self.wake.set()
+
+    @property
+    def recovering(self) -> bool:
+        """Up again, but not yet logged so: the first drained delivery confirms it."""
+        return self._state != "up"
+
+    # A probe that succeeds while writes still fail for the same reason (a dropped column, say)
+    # is not a change, so the log does not flap.
+    def _down(self, reason: str, message: str) -> None:
+        self.database_up = False
+        if reason != self._state:
+            self._state = reason
+            log.error("%s", message)
+
+    def confirmed_up(self, message: str) -> None:
+        self.database_up = True
+        if self._state != "up":
+            self._state = "up"
+            log.info("%s", message)
+
+    def available(self) -> str:
+        return f"database {self._target.label} is available, pointage schema in place"
+
+    def _advice(self, problem: DatabaseProblem) -> str:
+        where = self._target.label
+        todo = problem.kind.todo.format(where=where)
+        return (
+            f"database {where} unavailable: {problem}. Deliveries are acknowledged (202 queued) "
+            f"and kept in the spool {self._spool.path}; they are written to pointage "
+            f"automatically once it is back. To do: {todo}."
+        )
+
+    async def decide(self) -> bool:
+        """True while deliveries may go to the database: a probe settles a suspicion first."""
+        if self.suspected:
+            self.suspected = False
+            return await self.probe()
+        return self.database_up
+
+    async def probe(self) -> bool:
+        """Is the database there with the whole schema (applying it if allowed)? Sets the state."""
+        report = await check_schema(self._target)
+        if report.database.reachable and report.missing and self._schema_auto_apply:
+            await self._apply_schema(report.missing)
+            report = await check_schema(self._target)
+        if report.problem is not None:
+            self._down(report.problem.sentence, self._advice(report.problem))
+        elif report.missing:
+            missing = ", ".join(report.missing)
+            self._down(
+                f"schema missing: {missing}",
+                f"database {self._target.label} is reachable but the pointage schema is "
+                f"incomplete (missing: {missing}). Deliveries are acknowledged (202 queued) and "
+                f"kept in the spool {self._spool.path} until it is complete. To do: apply the "
+                "schema with `python -m service db apply` (SCHEMA_AUTO_APPLY is off).",
+            )
+        else:
+            self.database_up = True  # confirmed, and logged, by the first write (or an empty spool)
+            if not await asyncio.to_thread(self._spool.pending):
+                self.confirmed_up(self.available())
+        return self.database_up
+
+    async def _apply_schema(self, missing: list[str]) -> None:
+        log.warning("pointage schema incomplete (missing: %s): applying it", ", ".join(missing))
+        try:
+            await apply_schema(self._target)
+        except Exception as exc:  # noqa: BLE001 - reported; the probe then says what is missing
+            log.error("applying the pointage schema failed: %s", classify(exc))

@@ -1,0 +1,205 @@
+"""When the database comes back: the background task that probes it and drains the spool.
+
+The task sleeps until the breaker wakes it (a delivery was spooled, or a write found the database
+gone). While the breaker is open it probes with backoff; once it closes, it writes the spooled
+deliveries in order of arrival through the same write path as the webhook, and removes each from
+the spool only after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from service.db.errors import DatabaseProblem, DatabaseUnavailable, DeliveryRefused
+from service.db.store import DeliveryStore
+from service.domain.delivery import Delivery, InvalidDelivery, NotJson, decode, parse_delivery
+from service.outbox.breaker import Breaker
+from service.outbox.spool import Spool, SpooledDelivery, SpoolError
+
+log = logging.getLogger(__name__)
+
+PROBE_FIRST_DELAY = 0.2  # seconds; doubled after each failed probe
+PROBE_MAX_DELAY = 5.0
+RETRY_DELAY = 30.0  # a delivery the database refused for its own content is tried again after
+MAX_ATTEMPTS = 5  # ... that many times, then it goes to the quarantine (never dropped)
+BATCH = 100
+
+
+class Fate(enum.Enum):
+    WRITTEN = "written"  # committed, or already there
+    INVALID = "invalid"  # no longer passes validation (a rule changed since it was spooled)
+    REFUSED = "refused"  # the database refuses it for its content
+    OUTAGE = "outage"  # the database could not take it
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    fate: Fate
+    reason: str = ""
+    problem: DatabaseProblem | None = None
+
+
+def _is_punch(delivery: Delivery | None) -> bool:
+    return delivery is not None and delivery.punch is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    written: int
+    left: int
+
+
+class Drainer:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        spool: Spool,
+        breaker: Breaker,
+        reset_pool: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._store = store
+        self._spool = spool
+        self._breaker = breaker
+        self._reset_pool = reset_pool
+        self._task: asyncio.Task[None] | None = None
+
+    async def drain(self) -> DrainResult:
+        """Write the spooled deliveries, oldest first, a chunk at a time; stop at an outage.
+
+        A chunk's punches go through the group commit together (their order does not matter:
+        worked time follows the punches' instants); its other events follow one by one, in
+        order of arrival (two corrections of one clocking must apply in their order). What was
+        committed leaves the spool in one transaction.
+        """
+        written, after = 0, 0
+        while chunk := await asyncio.to_thread(self._spool.oldest, BATCH, after):
+            after = chunk[-1].seq
+            outcomes: dict[int, Outcome] = {}
+            deliveries: dict[int, Delivery] = {}
+            for item in chunk:
+                try:
+                    deliveries[item.seq] = parse_delivery(decode(item.body))
+                except (NotJson, InvalidDelivery) as exc:
+                    outcomes[item.seq] = Outcome(Fate.INVALID, str(exc))
+            punches = [item for item in chunk if _is_punch(deliveries.get(item.seq))]
+            for item, outcome in zip(
+                punches,
+                await asyncio.gather(
+                    *(self._write(item, deliveries[item.seq]) for item in punches)
+                ),
+                strict=True,
+            ):
+                outcomes[item.seq] = outcome
+            for item in chunk:
+                if item.seq in deliveries and item.seq not in outcomes:
+                    outcomes[item.seq] = await self._write(item, deliveries[item.seq])
+            committed = [seq for seq, outcome in outcomes.items() if outcome.fate is Fate.WRITTEN]
+            await asyncio.to_thread(self._spool.remove_many, committed)  # only after the commit
+            if committed:
+                written += len(committed)
+                available = self._breaker.available()
+                self._breaker.confirmed_up(f"{available}; writing the spooled deliveries")
+            if not await self._settle_failures(chunk, outcomes):
+                return DrainResult(written, await asyncio.to_thread(self._spool.pending))
+        left = await asyncio.to_thread(self._spool.pending)
+        if written:
+            log.info("spool: %d deliveries written to the database, %d left", written, left)
+        return DrainResult(written, left)
+
+    async def _write(self, item: SpooledDelivery, delivery: Delivery) -> Outcome:
+        try:
+            await self._store.record(delivery, item.received_at)
+        except DatabaseUnavailable as exc:
+            return Outcome(Fate.OUTAGE, str(exc.problem), exc.problem)
+        except DeliveryRefused as exc:
+            return Outcome(Fate.REFUSED, f"refused by the database: {exc.problem}")
+        return Outcome(Fate.WRITTEN)
+
+    async def _settle_failures(
+        self, chunk: list[SpooledDelivery], outcomes: dict[int, Outcome]
+    ) -> bool:
+        """Quarantine what can never be written; False when the database is gone."""
+        outages = []
+        for item in chunk:
+            outcome = outcomes[item.seq]
+            if outcome.fate is Fate.INVALID:
+                await asyncio.to_thread(self._spool.move_to_quarantine, item, outcome.reason)
+            elif outcome.fate is Fate.REFUSED:
+                await self._set_aside(item, outcome.reason)
+            elif outcome.fate is Fate.OUTAGE:
+                await asyncio.to_thread(self._spool.failed, item.seq, outcome.reason)
+                outages.append(item)
+        if not outages:
+            return True
+        problem = outcomes[outages[0].seq].problem
+        assert problem is not None
+        self._breaker.write_failed(problem)
+        if not await self._breaker.decide():
+            return False  # the database is gone: the spool waits, in order
+        # The database is there: those failures were the deliveries' own. They are tried again
+        # later, then set aside, but never hold up the ones behind them.
+        for item in outages:
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                await self._set_aside(item, outcomes[item.seq].reason)
+        return True
+
+    async def _set_aside(self, item: SpooledDelivery, reason: str) -> None:
+        """The safety net: the intake's checks should make this never happen."""
+        log.warning(
+            "spooled delivery %s moved to the quarantine, the database refuses it: %s",
+            item.event_id,
+            reason,
+        )
+        await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
+
+    async def drain_once(self) -> DrainResult:
+        """Probe, then drain if the database is there (`python -m service spool drain`)."""
+        if not await self._breaker.probe():
+            return DrainResult(0, await asyncio.to_thread(self._spool.pending))
+        return await self.drain()
+
+    # -- the background task --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="spool-drainer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        breaker = self._breaker
+        delay = PROBE_FIRST_DELAY
+        while True:
+            breaker.wake.clear()
+            try:
+                if breaker.pool_stale:
+                    breaker.pool_stale = False
+                    await self._reset_pool()
+                if breaker.suspected:
+                    await breaker.decide()
+                elif not breaker.database_up:
+                    await breaker.probe()
+                left = (await self.drain()).left if breaker.database_up else 1
+            except SpoolError as exc:
+                log.error("%s", exc)
+                left = 1
+            except Exception:  # the task must outlive any surprise
+                log.exception("spool recovery failed; trying again")
+                left = 1
+            if not breaker.recovering:
+                delay = PROBE_FIRST_DELAY
+            if breaker.database_up:
+                timeout = RETRY_DELAY if left else None
+            else:
+                timeout, delay = delay, min(delay * 2, PROBE_MAX_DELAY)
+                breaker.wake.clear()  # a failure seen during this round is no reason to hurry
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(breaker.wake.wait(), timeout)
