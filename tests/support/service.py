@@ -104,22 +104,22 @@ class _LogCapture(logging.Handler):
             self.lines.append(self.format(record))
 
 
-class _ThreadedTransport(httpx.AsyncBaseTransport):
+class _PortalTransport(httpx.AsyncBaseTransport):
     """Lets an `httpx.AsyncClient` on any event loop reach a TestClient's application: each
-    request is sent by the TestClient from a worker thread, so requests can run concurrently."""
+    request runs as a task on the application's own event loop (the TestClient's portal), so
+    hundreds of them can be in flight at once, as on a server."""
 
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
+    def __init__(self, client: TestClient[Litestar]) -> None:
+        self._portal = client.blocking_portal
+        self._asgi = httpx.ASGITransport(app=client.app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        forwarded = self._client.build_request(
-            request.method, request.url, headers=request.headers, content=body
-        )
-        response = await asyncio.to_thread(self._client.send, forwarded)
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=response.content
-        )
+        inner = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        running = self._portal.start_task_soon(self._asgi.handle_async_request, inner)
+        response = await asyncio.wrap_future(running)
+        await response.aread()
+        return response
 
 
 class InProcessService:
@@ -137,7 +137,7 @@ class InProcessService:
 
     def async_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.client.base_url, transport=_ThreadedTransport(self.client)
+            base_url=self.client.base_url, transport=_PortalTransport(self.client)
         )
 
     def log(self) -> str:
