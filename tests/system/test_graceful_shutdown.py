@@ -3,10 +3,14 @@ the process ends cleanly, and no acknowledged delivery is missing."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.databases import Database, fresh_database
 from tests.support.locks import inserts_wait
@@ -111,11 +115,22 @@ def _spool_pending(service: ServiceProcess) -> int:
     return int(verifier(service.client).json()["spool"]["pending"])
 
 
-def test_sigterm_stops_the_embedded_database_too(tmp_path: Path) -> None:
+@pytest.fixture
+def embedded_root() -> Iterator[Path]:
+    """A directory outside pytest's own temporary root: every pytest run on the machine resets
+    that root to mode 0700, which would lock out the embedded server's own user mid-start."""
+    root = Path(tempfile.mkdtemp(prefix="pointage-sigterm-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_sigterm_stops_the_embedded_database_too(embedded_root: Path) -> None:
     """Without DATABASE_URL the service runs its own PostgreSQL: SIGTERM must not orphan it."""
-    data_dir = tmp_path / "data"
-    env = service_env("", tmp_path)
-    service = ServiceProcess(tmp_path / "service", env).start()
+    data_dir = embedded_root / "data"
+    env = service_env("", embedded_root)
+    service = ServiceProcess(embedded_root / "service", env).start()
     try:
         assert (data_dir / "pgdata" / "postmaster.pid").exists()
     finally:
