@@ -37,22 +37,8 @@ LAYERS = {
 LOWER = ("service.domain", "service.db", "service.outbox", "service.intake")
 UPPER = ("service.http", "service.app", "service.cli", "service.runtime")
 
-# Rules the code breaks today, while the refactoring of service/ is under way.
-BROKEN_TODAY = {
-    "service.db": "service/db/store.py imports service.repositories, which is outside service.db",
-}
-CYCLE_TODAY = "service.db and service.repositories import each other (db/store.py, repositories.py)"
 
-
-def _layer(part: str) -> object:
-    if part in BROKEN_TODAY:
-        return pytest.param(
-            part, marks=pytest.mark.xfail(reason=BROKEN_TODAY[part], strict=False), id=part
-        )
-    return pytest.param(part, id=part)
-
-
-@pytest.mark.parametrize("part", [_layer(part) for part in LAYERS])
+@pytest.mark.parametrize("part", list(LAYERS))
 def test_each_layer_imports_only_the_layers_below_it(part: str) -> None:
     name = part.removeprefix("service.")
     assert (SERVICE / name).is_dir() or (SERVICE / f"{name}.py").is_file(), f"no {part}"
@@ -64,7 +50,6 @@ def test_the_lower_layers_never_import_http_app_cli_or_runtime() -> None:
     assert [str(i) for i in forbidden(imports_in(SERVICE), LOWER, UPPER)] == []
 
 
-@pytest.mark.xfail(reason=CYCLE_TODAY, strict=False)
 def test_no_two_parts_of_the_service_import_each_other() -> None:
     assert cycles(dependencies(imports_in(SERVICE))) == []
 
