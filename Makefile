@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test simulate serve lint bench clean
+.PHONY: install test features simulate serve lint bench clean
 
 install: $(STAMP)
 
@@ -14,8 +14,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+# Two workers: most tests wait on the database or a process, so two of them overlap well even
+# on two cores; each worker takes whole modules (their database and service stay on one worker).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+# QA: the Gherkin features only, with reports/cucumber.json and reports/features.html.
+# One feature: make features FEATURES=features/test_missing_tables.py
+# Some scenarios: make features PYTEST_ARGS='-k "killed"'
+FEATURES ?= features
+PYTEST_ARGS ?=
+features: $(STAMP)
+	mkdir -p reports
+	$(BIN)/python -m pytest $(FEATURES) $(PYTEST_ARGS) \
+		--cucumberjson=reports/cucumber.json --html=reports/features.html --self-contained-html
 
 simulate: $(STAMP)
 	$(BIN)/python -m simulator simulate
@@ -32,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,16 +1,17 @@
-"""Fixtures shared by tests/ and features/: a real PostgreSQL, and the real service on it."""
+"""Fixtures shared by tests/ and features/: a real PostgreSQL, and the service on it.
+
+The helpers behind them live in tests/support/ (databases, the service harness, signed posts).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
+import httpx
 import pytest
 
-from simulator.harness import Database, ServiceProcess
-from tests.support.databases import fresh_database, postgres_server
-
-WEBHOOK_SECRET = "test-secret-do-not-use"
+from tests.support.databases import Database, fresh_database, postgres_server
+from tests.support.service import InProcessService, service_settings
 
 
 @pytest.fixture(scope="session")
@@ -34,14 +35,14 @@ def database(database_url: str) -> Database:
 @pytest.fixture(scope="module")
 def service(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    """The service, as uvicorn runs it in production, on this module's database."""
-    workdir: Path = tmp_path_factory.mktemp("service")
-    env = {
-        "TIMEMOTO_WEBHOOK_SECRET": f"old-secret, {WEBHOOK_SECRET}",
-        "DATABASE_URL": database_url,
-        "SPOOL_DIR": str(workdir / "spool"),
-        "DATA_DIR": str(workdir / "data"),
-    }
-    with ServiceProcess(workdir, env) as running:
+) -> Iterator[InProcessService]:
+    """The application, in this process, on this module's database (it applies the schema)."""
+    workdir = tmp_path_factory.mktemp("service")
+    with InProcessService(service_settings(database_url, workdir)) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def client(service: InProcessService) -> httpx.Client:
+    """An HTTP client on the module's in-process service."""
+    return service.client

@@ -13,6 +13,9 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.db.embedded import temporary_embedded
+from simulator.harness import Database
+
+__all__ = ["Database", "fresh_database", "postgres_server", "psql_executable", "with_database"]
 
 
 def _docker_answers() -> bool:

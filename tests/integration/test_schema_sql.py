@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from service.db.schema import EXPECTED_OBJECTS, SCHEMA_FILE
-from simulator.harness import Database
-from tests.support.databases import fresh_database, psql_executable
+from tests.support.databases import Database, fresh_database, psql_executable
 
 
 def run_psql(url: str) -> subprocess.CompletedProcess[str]:

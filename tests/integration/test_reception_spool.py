@@ -6,17 +6,16 @@ import asyncio
 import json
 from pathlib import Path
 
-from conftest import WEBHOOK_SECRET
 from service.domain.signature import sign
 from service.runtime import Runtime
 from service.settings import Settings
-from simulator.harness import free_port
-from tests.support.outage import a_delivery
+from tests.support.service import free_port
+from tests.support.webhook import SECRET, a_delivery
 
 
 def test_no_database_and_no_spool_answers_503(tmp_path: Path) -> None:
     settings = Settings(
-        webhook_secrets=(WEBHOOK_SECRET,),
+        webhook_secrets=(SECRET,),
         database_url=f"postgresql://erp@127.0.0.1:{free_port()}/erp",  # nothing listens
         spool_dir=tmp_path / "spool",
         connect_timeout=1,
@@ -26,11 +25,11 @@ def test_no_database_and_no_spool_answers_503(tmp_path: Path) -> None:
     async def go() -> tuple[int, str, bool, int, int]:
         runtime = await Runtime.start(settings)
         try:
-            queued = await runtime.intake.receive(body, sign(body, WEBHOOK_SECRET))
+            queued = await runtime.intake.receive(body, sign(body, SECRET))
             pending = runtime.spool.pending()
             runtime.spool.close()  # the disk gives out
             other = json.dumps(a_delivery()).encode()
-            answer = await runtime.intake.receive(other, sign(other, WEBHOOK_SECRET))
+            answer = await runtime.intake.receive(other, sign(other, SECRET))
             return (
                 answer.http_status,
                 answer.body.status,

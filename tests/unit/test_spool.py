@@ -1,9 +1,8 @@
-"""The spool on disk: durable across reopening, ordered, idempotent by id, with a quarantine."""
+"""The spool on disk: durable across reopening, ordered, idempotent by id, with a quarantine
+(surviving a killed process is in system/test_spool_kill.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,19 +26,6 @@ def test_a_delivery_survives_reopening_with_its_bytes_and_arrival_time(tmp_path:
     (item,) = again.oldest(10)
     assert (item.event_id, item.body, item.received_at) == ("tm_1", body, AT)
     assert again.pending() == 1
-
-
-def test_a_delivery_survives_a_killed_process(tmp_path: Path) -> None:
-    """Written by a process that is then killed without closing anything."""
-    code = (
-        "import os, sys; from datetime import datetime, UTC; from pathlib import Path;"
-        "from service.outbox.spool import Spool;"
-        "s = Spool(Path(sys.argv[1]), 'db-a', 'x'); s.put('tm_k', b'{}', datetime.now(UTC));"
-        "os.kill(os.getpid(), 9)"
-    )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
-    assert result.returncode == -9
-    assert [item.event_id for item in spool(tmp_path).oldest(10)] == ["tm_k"]
 
 
 def test_deliveries_come_out_in_order_of_arrival(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The verifier endpoint and `python -m service db verify|apply`, on a real database."""
+"""`python -m service db verify|apply`, and how `serve` and uvicorn's factory refuse to start
+without a secret: real processes, on a real database."""
 
 from __future__ import annotations
 
@@ -8,18 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
-from conftest import WEBHOOK_SECRET
 from service.db.schema import EXPECTED_OBJECTS
-from simulator.harness import Database, ServiceProcess
 from tests.support.databases import fresh_database
-
-PATH = "/api/database/verifier-tables-pointage"
+from tests.support.webhook import SECRET
 
 
 def cli(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    env = {**os.environ, "DATABASE_URL": database_url, "TIMEMOTO_WEBHOOK_SECRET": SECRET}
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         env=env,
@@ -29,37 +25,6 @@ def cli(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess
         timeout=60,
         check=False,
     )
-
-
-def test_everything_in_place_is_ok(service: ServiceProcess, database_url: str) -> None:
-    response = httpx.get(f"{service.base_url}{PATH}", timeout=10)
-    assert response.status_code == 200
-    answer = response.json()
-    assert answer["ok"] is True
-    assert answer["database"]["reachable"] is True
-    assert answer["database"]["error"] is None
-    assert answer["database"]["latency_ms"] >= 0
-    assert [(o["name"], o["kind"]) for o in answer["objects"]] == list(EXPECTED_OBJECTS)
-    assert all(o["exists"] for o in answer["objects"])
-    assert answer["missing"] == []
-    assert answer["spool"] == {"pending": 0}
-    assert "postgresql://" not in response.text  # never a connection string
-
-
-def test_a_dropped_object_is_named_missing_and_answers_503(
-    service: ServiceProcess, database: Database
-) -> None:
-    database.execute("DROP VIEW v_pointage_detail")
-    try:
-        response = httpx.get(f"{service.base_url}{PATH}", timeout=10)
-        assert response.status_code == 503
-        assert response.json()["ok"] is False
-        assert response.json()["missing"] == ["v_pointage_detail"]
-        assert response.json()["database"]["reachable"] is True
-    finally:
-        from service.db.schema import schema_sql
-
-        database.execute(schema_sql())
 
 
 def test_cli_verify_then_apply_then_verify(postgres_server_url: str, tmp_path: Path) -> None:

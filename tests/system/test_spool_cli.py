@@ -9,13 +9,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import WEBHOOK_SECRET
 from service.db.engine import DatabaseTarget
 from service.db.schema import schema_sql
 from service.outbox.spool import Spool
 from service.settings import Settings
-from simulator.harness import Database, free_port
-from tests.support.outage import a_delivery
+from tests.support.databases import Database
+from tests.support.service import free_port
+from tests.support.webhook import SECRET, a_delivery
 
 RECEIVED = datetime(2026, 11, 30, 7, 59, 30, tzinfo=UTC)
 
@@ -24,7 +24,7 @@ def cli(*args: str, database_url: str, spool_dir: Path) -> subprocess.CompletedP
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TIMEMOTO_SECRET": SECRET,
         "SPOOL_DIR": str(spool_dir),
         "DB_CONNECT_TIMEOUT": "1",
     }

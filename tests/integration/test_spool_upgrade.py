@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WEBHOOK_SECRET
 from service.cli import main
 from service.db.engine import DatabaseTarget
 from service.db.schema import schema_sql
 from service.settings import Settings
-from simulator.harness import Database
+from tests.support.databases import Database
+from tests.support.webhook import SECRET
 
-V1_SPOOL = Path(__file__).parent / "data" / "spool-v1.sqlite3"
+V1_SPOOL = Path(__file__).parents[1] / "data" / "spool-v1.sqlite3"
 
 
 def test_a_spool_file_of_the_previous_version_drains(
@@ -34,7 +34,7 @@ def test_a_spool_file_of_the_previous_version_drains(
     spool_dir.mkdir()
     spool_file = spool_dir / "spool.sqlite3"
     shutil.copy(V1_SPOOL, spool_file)
-    settings = Settings(webhook_secrets=(WEBHOOK_SECRET,), database_url=database_url)
+    settings = Settings(webhook_secrets=(SECRET,), database_url=database_url)
     target = DatabaseTarget.from_url(database_url, settings)
     with sqlite3.connect(spool_file) as old:  # as if it had been written for this database
         old.execute(
@@ -43,7 +43,7 @@ def test_a_spool_file_of_the_previous_version_drains(
     old.close()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("TIMEMOTO_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("TIMEMOTO_SECRET", SECRET)
     monkeypatch.setenv("SPOOL_DIR", str(spool_dir))
 
     assert main(["spool", "drain"]) == 0

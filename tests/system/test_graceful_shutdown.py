@@ -3,22 +3,21 @@ the process ends cleanly, and no acknowledged delivery is missing."""
 
 from __future__ import annotations
 
-import json
-import signal
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from conftest import WEBHOOK_SECRET
-from service.domain.signature import sign
-from simulator.harness import Database, ServiceProcess, wait_until
-from tests.support.databases import fresh_database
+from tests.support.databases import Database, fresh_database
 from tests.support.locks import inserts_wait
-from tests.test_webhook_http import PATH, delivery
+from tests.support.service import ServiceProcess, service_env, wait_until
+from tests.support.webhook import a_delivery, post, verifier
 
 THREADS = 8
-VERIFIER = "/api/database/verifier-tables-pointage"
 
 
 class Load:
@@ -33,12 +32,10 @@ class Load:
     def _post(self, results: list[tuple[str, int | None]]) -> None:
         with httpx.Client(base_url=self._service.base_url, timeout=60) as client:
             while not self._stop.is_set():
-                document = delivery()
-                body = json.dumps(document).encode()
-                headers = {"Timemoto-Signature": sign(body, WEBHOOK_SECRET)}
+                document = a_delivery()
                 status: int | None
                 try:
-                    status = client.post(PATH, content=body, headers=headers).status_code
+                    status = post(client, document).status_code
                 except httpx.TransportError:
                     status = None  # no answer: not acknowledged, TimeMoto would retry
                 results.append((document["id"], status))
@@ -73,16 +70,9 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
     postgres_server_url: str, tmp_path: Path
 ) -> None:
     with fresh_database(postgres_server_url, "shutdown") as url:
-        env = {
-            "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "DATABASE_URL": url,
-            "SPOOL_DIR": str(tmp_path / "spool"),
-            "DATA_DIR": str(tmp_path / "data"),
-            # The held lock must not turn into a timeout: a delivery waits for the database at
-            # most DB_CONNECT_TIMEOUT (then it is spooled), a statement DB_STATEMENT_TIMEOUT.
-            "DB_CONNECT_TIMEOUT": "60",
-            "DB_STATEMENT_TIMEOUT": "60",
-        }
+        # The held lock must not turn into a timeout: a delivery waits for the database at
+        # most DB_CONNECT_TIMEOUT (then it is spooled), a statement DB_STATEMENT_TIMEOUT.
+        env = service_env(url, tmp_path, DB_CONNECT_TIMEOUT="60", DB_STATEMENT_TIMEOUT="60")
         database = Database(url)
         first = ServiceProcess(tmp_path / "first", env).start()
         exit_codes: list[int | None] = []
@@ -122,32 +112,28 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
 
 
 def _spool_pending(service: ServiceProcess) -> int:
-    answer = httpx.get(f"{service.base_url}{VERIFIER}", timeout=10).json()
-    return int(answer["spool"]["pending"])
+    return int(verifier(service.client).json()["spool"]["pending"])
 
 
-def test_sigterm_stops_the_embedded_database_too(tmp_path: Path) -> None:
+@pytest.fixture
+def embedded_root() -> Iterator[Path]:
+    """A directory outside pytest's own temporary root: every pytest run on the machine resets
+    that root to mode 0700, which would lock out the embedded server's own user mid-start."""
+    root = Path(tempfile.mkdtemp(prefix="pointage-sigterm-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_sigterm_stops_the_embedded_database_too(embedded_root: Path) -> None:
     """Without DATABASE_URL the service runs its own PostgreSQL: SIGTERM must not orphan it."""
-    data_dir = tmp_path / "data"
-    env = {
-        "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": "",
-        "DATA_DIR": str(data_dir),
-        "SPOOL_DIR": str(data_dir / "spool"),
-    }
-    service = ServiceProcess(tmp_path / "service", env).start()
+    data_dir = embedded_root / "data"
+    env = service_env("", embedded_root)
+    service = ServiceProcess(embedded_root / "service", env).start()
     try:
         assert (data_dir / "pgdata" / "postmaster.pid").exists()
     finally:
         code = service.stop(timeout=60)
     assert code == 0, service.log()
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()  # pg_ctl stop ran at exit
-
-
-def test_sigterm_is_left_alone_outside_uvicorn() -> None:
-    """The block is for uvicorn's re-raise only: elsewhere (this test run) nothing changes."""
-    from service.shutdown import exit_cleanly_after_shutdown, uvicorn_will_reraise_sigterm
-
-    assert not uvicorn_will_reraise_sigterm()
-    exit_cleanly_after_shutdown()
-    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, set())

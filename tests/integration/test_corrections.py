@@ -1,59 +1,20 @@
-"""`attendance.updated` / `attendance.deleted`: applied to the one punch they name, else kept
-visible as unapplied with the reason. The matching rules alone, then over real HTTP."""
+"""`attendance.updated` / `attendance.deleted` over HTTP, on the service and a real database:
+applied to the one punch they name, else kept visible as unapplied with the reason (the
+matching rules alone are in unit/test_correction_matching.py)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 
-from conftest import WEBHOOK_SECRET
-from service.domain.corrections import Candidate, ClockingRef, Match, Unapplied, clocking_ref, match
 from service.domain.signature import sign
-from simulator.harness import Database, ServiceProcess, wait_until
+from tests.support.databases import Database
 from tests.support.samples import sample_delivery
-
-PATH = "/api/webhooks/timemoto/pointage"
-
-REF = ClockingRef("u", "2026-11-30T06:58:43.1274410Z", -17)
-
-
-def test_time_inserted_names_the_clocking_even_when_the_hash_changed() -> None:
-    candidates = [Candidate(1, "2026-11-30T06:58:43.1274410Z", 5), Candidate(2, "other", 6)]
-    assert match(REF, candidates) == Match(1)
-
-
-def test_record_hash_decides_when_time_inserted_finds_nothing() -> None:
-    assert match(REF, [Candidate(3, "other", -17)]) == Match(3)
-
-
-def test_two_keys_naming_two_punches_are_not_guessed_between() -> None:
-    candidates = [Candidate(1, REF.time_inserted, 5), Candidate(2, "other", -17)]
-    assert isinstance(match(REF, candidates), Unapplied)
-
-
-def test_several_punches_with_one_time_inserted_are_narrowed_by_the_hash_or_left() -> None:
-    twins = [Candidate(1, REF.time_inserted, 5), Candidate(2, REF.time_inserted, -17)]
-    assert match(REF, twins) == Match(2)
-    ambiguous = [Candidate(1, REF.time_inserted, 5), Candidate(2, REF.time_inserted, 6)]
-    assert match(REF, ambiguous) == Unapplied(
-        "2 stored punches of this user share this `timeInserted`"
-    )
-
-
-def test_nothing_found_is_unapplied() -> None:
-    assert isinstance(match(REF, []), Unapplied)
-
-
-def test_a_correction_without_user_or_keys_names_nothing() -> None:
-    assert isinstance(clocking_ref({"data": {"timeInserted": "x"}}), Unapplied)
-    assert isinstance(clocking_ref({"data": {"userId": "u"}}), Unapplied)
-    assert clocking_ref({"data": {"userId": "u", "recordHash": 4}}) == ClockingRef("u", None, 4)
-
-
-# Over HTTP, on the real service and database.
+from tests.support.service import InProcessService, wait_until
+from tests.support.webhook import SECRET, WEBHOOK, encode, post
 
 
 def clocking(
@@ -75,10 +36,8 @@ def clocking(
     return document
 
 
-def post(service: ServiceProcess, document: dict[str, Any]) -> str:
-    body = json.dumps(document).encode()
-    headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, WEBHOOK_SECRET)}
-    response = httpx.post(f"{service.base_url}{PATH}", content=body, headers=headers, timeout=10)
+def answer(client: httpx.Client, document: dict[str, Any]) -> str:
+    response = post(client, document)
     assert response.status_code == 200, response.text
     return str(response.json()["status"])
 
@@ -100,7 +59,7 @@ def outcome(database: Database, event_id: str) -> tuple[str, str | None]:
 
 
 def test_corrections_are_applied_to_the_punch_they_name(
-    service: ServiceProcess, database: Database
+    client: httpx.Client, database: Database
 ) -> None:
     user = str(uuid.uuid4())
     entree = clocking(
@@ -109,30 +68,30 @@ def test_corrections_are_applied_to_the_punch_they_name(
     sortie = clocking(
         "attendance.inserted", user, 1, "2026-11-30T16:00:00", "2026-11-30T15:00:02.2Z", 22
     )
-    assert post(service, entree) == post(service, sortie) == "stored"
+    assert answer(client, entree) == answer(client, sortie) == "stored"
     assert month(database, user) == (480, 2, 0)
 
     # The sortie moved to 17:00: same timeInserted, a new recordHash.
     moved = clocking(
         "attendance.updated", user, 1, "2026-11-30T17:00:00", "2026-11-30T15:00:02.2Z", 23
     )
-    assert post(service, moved) == "applied"  # CONTRACT §1: applied to exactly one punch
+    assert answer(client, moved) == "applied"  # CONTRACT §1: applied to exactly one punch
     assert outcome(database, moved["id"])[0] == "applique"
     assert month(database, user) == (540, 2, 0)
-    assert post(service, moved) == "duplicate"  # delivered again: applied once
+    assert answer(client, moved) == "duplicate"  # delivered again: applied once
     assert month(database, user) == (540, 2, 0)
 
     deleted = clocking(
         "attendance.deleted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
     )
-    assert post(service, deleted) == "applied"
+    assert answer(client, deleted) == "applied"
     assert outcome(database, deleted["id"])[0] == "applique"
     assert month(database, user) == (0, 1, 1)  # the sortie is left alone: an anomaly
 
     unknown = clocking(
         "attendance.deleted", user, 0, "2026-11-29T08:00:00", "2026-11-29T07:00:00Z", 99
     )
-    assert post(service, unknown) == "ignored"
+    assert answer(client, unknown) == "ignored"
     statut, motif = outcome(database, unknown["id"])
     assert statut == "non_applique"
     assert motif and "no stored punch" in motif
@@ -140,7 +99,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
 
 
 def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arrives(
-    service: ServiceProcess, database: Database
+    client: httpx.Client, database: Database
 ) -> None:
     user = str(uuid.uuid4())
     entree = clocking(
@@ -152,10 +111,10 @@ def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arriv
     sortie = clocking(
         "attendance.inserted", user, 1, "2026-11-30T16:00:00", "2026-11-30T15:00:02.2Z", 22
     )
-    assert post(service, entree) == "stored"
-    assert post(service, moved) == "ignored"
+    assert answer(client, entree) == "stored"
+    assert answer(client, moved) == "ignored"
     assert outcome(database, moved["id"])[0] == "non_applique"
-    assert post(service, sortie) == "stored"
+    assert answer(client, sortie) == "stored"
     assert outcome(database, moved["id"]) == ("applique", None)
     assert month(database, user) == (540, 2, 0)  # 08:00 to 17:00, as corrected
 
@@ -164,9 +123,7 @@ def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arriv
 # of arrival gives the same result).
 
 
-def test_a_deleted_punch_sent_again_stays_deleted(
-    service: ServiceProcess, database: Database
-) -> None:
+def test_a_deleted_punch_sent_again_stays_deleted(client: httpx.Client, database: Database) -> None:
     user = str(uuid.uuid4())
     entree = clocking(
         "attendance.inserted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
@@ -174,20 +131,20 @@ def test_a_deleted_punch_sent_again_stays_deleted(
     sortie = clocking(
         "attendance.inserted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
     )
-    assert post(service, entree) == post(service, sortie) == "stored"
+    assert answer(client, entree) == answer(client, sortie) == "stored"
     assert month(database, user) == (540, 2, 0)
     deleted = clocking(
         "attendance.deleted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
     )
-    assert post(service, deleted) == "applied"
+    assert answer(client, deleted) == "applied"
     assert month(database, user) == (0, 1, 0)
-    assert post(service, sortie) == "duplicate"  # TimeMoto re-sends: it must not come back
+    assert answer(client, sortie) == "duplicate"  # TimeMoto re-sends: it must not come back
     assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", sortie["id"]) == 0
     assert month(database, user) == (0, 1, 0)
 
 
 def test_a_delete_before_its_punch_then_the_punch_again(
-    service: ServiceProcess, database: Database
+    client: httpx.Client, database: Database
 ) -> None:
     user = str(uuid.uuid4())
     sortie = clocking(
@@ -196,19 +153,17 @@ def test_a_delete_before_its_punch_then_the_punch_again(
     deleted = clocking(
         "attendance.deleted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
     )
-    assert post(service, deleted) == "ignored"  # nothing to apply it to yet: kept, waiting
-    assert post(service, sortie) == "stored"  # stored, then the waiting delete applies
+    assert answer(client, deleted) == "ignored"  # nothing to apply it to yet: kept, waiting
+    assert answer(client, sortie) == "stored"  # stored, then the waiting delete applies
     assert outcome(database, deleted["id"])[0] == "applique"
-    assert post(service, sortie) == "duplicate"
+    assert answer(client, sortie) == "duplicate"
     assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
 
 
 def test_punches_and_their_deletes_sent_together_end_deleted(
-    service: ServiceProcess, database: Database
+    service: InProcessService, database: Database
 ) -> None:
     """200 pairs, each punch and its delete at the same time: as if one came after the other."""
-    import asyncio
-
     user = str(uuid.uuid4())
     pairs = []
     for i in range(200):
@@ -219,12 +174,12 @@ def test_punches_and_their_deletes_sent_together_end_deleted(
         pairs.append((punch, delete))
 
     async def send_all() -> None:
-        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
+        async with service.async_client() as client:
 
             async def one(document: dict[str, Any]) -> None:
-                body = json.dumps(document).encode()
-                headers = {"Timemoto-Signature": sign(body, WEBHOOK_SECRET)}
-                response = await client.post(PATH, content=body, headers=headers)
+                body = encode(document)
+                headers = {"Timemoto-Signature": sign(body, SECRET)}
+                response = await client.post(WEBHOOK, content=body, headers=headers)
                 # 400 at once may exhaust the pool: some are queued, and drained soon after.
                 assert response.status_code in (200, 202), response.text
 
@@ -245,7 +200,7 @@ def test_punches_and_their_deletes_sent_together_end_deleted(
     assert month(database, user) is None  # no punch left: no month
 
 
-def test_equipe_id_follows_the_rows_own_user(service: ServiceProcess, database: Database) -> None:
+def test_equipe_id_follows_the_rows_own_user(client: httpx.Client, database: Database) -> None:
     first, second, unmapped = (str(uuid.uuid4()) for _ in range(3))
     database.execute(
         "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ('A', 'a', $1), ('B', 'b', $2)",
@@ -255,7 +210,7 @@ def test_equipe_id_follows_the_rows_own_user(service: ServiceProcess, database: 
     entree = clocking(
         "attendance.inserted", first, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
     )
-    assert post(service, entree) == "stored"
+    assert answer(client, entree) == "stored"
     team = {
         row["timemoto_user_id"]: row["id"]
         for row in database.fetch("SELECT id, timemoto_user_id FROM equipe")

@@ -1,24 +1,21 @@
-"""What an operator curls: /health, /ready, /metrics, and the OpenAPI document at /schema."""
+"""What an operator curls: /health, /ready, /metrics, and the OpenAPI document at /schema
+(uvicorn's access lines for them are in system/test_logs.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.db.schema import schema_sql
-from simulator.harness import Database, ServiceProcess
+from tests.support.databases import Database
 from tests.support.samples import sample_delivery
-from tests.test_webhook_http import PATH, delivery, post
-
-VERIFIER = "/api/database/verifier-tables-pointage"
+from tests.support.webhook import VERIFIER, WEBHOOK, a_delivery, encode, post
 
 
-def samples(service: ServiceProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = httpx.get(f"{service.base_url}/metrics", timeout=10)
+def samples(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -28,38 +25,38 @@ def samples(service: ServiceProcess) -> dict[tuple[str, tuple[tuple[str, str], .
     }
 
 
-def test_health_says_the_process_is_up(service: ServiceProcess) -> None:
-    response = httpx.get(f"{service.base_url}/health", timeout=10)
+def test_health_says_the_process_is_up(client: httpx.Client) -> None:
+    response = client.get("/health")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 def test_ready_is_200_with_the_schema_and_503_without(
-    service: ServiceProcess, database: Database
+    client: httpx.Client, database: Database
 ) -> None:
-    ready = httpx.get(f"{service.base_url}/ready", timeout=10)
+    ready = client.get("/ready")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "database_reachable": True, "missing": [], "error": None}
     database.execute("DROP VIEW v_pointage_detail")
     try:
-        not_ready = httpx.get(f"{service.base_url}/ready", timeout=10)
+        not_ready = client.get("/ready")
         assert not_ready.status_code == 503
         assert not_ready.json()["ready"] is False
         assert not_ready.json()["missing"] == ["v_pointage_detail"]
     finally:
         database.execute(schema_sql())
-    assert httpx.get(f"{service.base_url}/ready", timeout=10).status_code == 200
+    assert client.get("/ready").status_code == 200
 
 
-def test_metrics_count_deliveries_by_answer_and_time_them(service: ServiceProcess) -> None:
+def test_metrics_count_deliveries_by_answer_and_time_them(client: httpx.Client) -> None:
     stored = ("timemoto_deliveries_total", (("answer", "stored"), ("http_status", "200")))
     refused = ("timemoto_deliveries_total", (("answer", "error"), ("http_status", "401")))
     durations = ("timemoto_delivery_duration_seconds_count", ())
-    before = samples(service)
-    body = json.dumps(delivery()).encode()
-    assert post(service, body).status_code == 200
-    assert post(service, body).json()["status"] == "duplicate"
-    assert post(service, body, signature="0" * 64).status_code == 401
-    after = samples(service)
+    before = samples(client)
+    body = encode(a_delivery())
+    assert post(client, body).status_code == 200
+    assert post(client, body).json()["status"] == "duplicate"
+    assert post(client, body, signature="0" * 64).status_code == 401
+    after = samples(client)
     assert after[stored] - before.get(stored, 0) == 1
     assert after[refused] - before.get(refused, 0) == 1
     assert after[durations] - before.get(durations, 0) == 3
@@ -67,16 +64,16 @@ def test_metrics_count_deliveries_by_answer_and_time_them(service: ServiceProces
     assert after[("timemoto_spool_pending", ())] == 0
 
 
-def test_the_openapi_document_lists_both_endpoints_with_examples(service: ServiceProcess) -> None:
-    response = httpx.get(f"{service.base_url}/schema/openapi.json", timeout=10)
+def test_the_openapi_document_lists_both_endpoints_with_examples(client: httpx.Client) -> None:
+    response = client.get("/schema/openapi.json")
     assert response.status_code == 200
     document = response.json()
     assert document["info"]["title"] == "TimeMoto pointage"
     assert document["info"]["version"]
     assert "HMAC-SHA256" in document["info"]["description"]
-    assert {PATH, VERIFIER, "/health", "/ready", "/metrics"} <= set(document["paths"])
+    assert {WEBHOOK, VERIFIER, "/health", "/ready", "/metrics"} <= set(document["paths"])
 
-    webhook = document["paths"][PATH]["post"]
+    webhook = document["paths"][WEBHOOK]["post"]
     assert "TimeMoto delivery" in webhook["description"]  # the handler's docstring
     body = webhook["requestBody"]["content"]["application/json"]["examples"]
     sample = sample_delivery()
@@ -95,7 +92,7 @@ def test_the_openapi_document_lists_both_endpoints_with_examples(service: Servic
     assert [e["ok"] for e in verifier["503"]] == [False]
     assert verifier["200"][0]["spool"] == {"pending": 0}
 
-    assert httpx.get(f"{service.base_url}/schema", timeout=10).status_code == 200
+    assert client.get("/schema").status_code == 200
 
 
 def _examples(responses: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -111,9 +108,3 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     return value
-
-
-@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", VERIFIER])
-def test_operator_requests_keep_their_access_line(service: ServiceProcess, path: str) -> None:
-    httpx.get(f"{service.base_url}{path}", timeout=10)
-    assert f'"GET {path} HTTP/1.1"' in service.log()  # the access line stays for these

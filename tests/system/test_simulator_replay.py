@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from conftest import WEBHOOK_SECRET
 from simulator import generator
 from simulator.__main__ import main
-from simulator.harness import Database, ServiceProcess
+from tests.support.databases import Database
+from tests.support.service import ServiceProcess, service_env
+from tests.support.webhook import SECRET
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +22,16 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generated = generator.generate(8, date(2026, 11, 2), date(2026, 11, 8), seed=5)
     generator.write(generated, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def service(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """A real process: `replay` is a command line that takes the service's URL."""
+    workdir = tmp_path_factory.mktemp("service")
+    with ServiceProcess(workdir, service_env(database_url, workdir)) as running:
+        yield running
 
 
 def test_replay_then_check(
@@ -35,7 +47,7 @@ def test_replay_then_check(
                 member.employee.user_id,
             )
     log = tmp_path / "log.jsonl"
-    replay = ["replay", str(week), "--url", service.base_url, "--secret", WEBHOOK_SECRET]
+    replay = ["replay", str(week), "--url", service.base_url, "--secret", SECRET]
     assert main([*replay, "--shuffle", "--seed", "3", "--concurrency", "4", "--log", str(log)]) == 0
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]

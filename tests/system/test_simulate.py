@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulator.__main__ import main
-from simulator.harness import Database
+from tests.support.databases import Database
 
 
 def simulation_databases(server: Database) -> set[str]:
