@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.domain.timemoto import ClockingAction
 from service.domain.worktime import MonthSummary
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
@@ -15,7 +16,7 @@ from simulator.expectations import Difference, differences, punches
 
 AMIRA = Employee("u-amira", "Amira", "Ben Salah", "LP-014")
 LEA = Employee("u-lea", "Léa", "Laurent", "LP-031", time_zone="Europe/Paris")
-IN, OUT, BREAK_START, BREAK_END = 0, 1, 2, 3
+IN, OUT, BREAK_START, BREAK_END = ClockingAction
 
 
 def at(text: str) -> datetime:
