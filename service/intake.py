@@ -56,9 +56,16 @@ def error(
 
 class Intake:
     def __init__(
-        self, secrets: tuple[str, ...], store: DeliveryStore, spool: Spool, breaker: Breaker
+        self,
+        secrets: tuple[str, ...],
+        store: DeliveryStore,
+        spool: Spool,
+        breaker: Breaker,
+        *,
+        patience: float,
     ) -> None:
         self._secrets = secrets
+        self._patience = patience
         self._store = store
         self._spool = spool
         self._breaker = breaker
@@ -104,7 +111,7 @@ class Intake:
             log.error("%s", exc)
         if self._breaker.database_up:
             try:
-                recorded = await self._store.record(delivery, received_at)
+                recorded = await self._store.record(delivery, received_at, patience=self._patience)
             except DatabaseUnavailable as exc:
                 self._breaker.write_failed(exc.problem)
             except DeliveryRefused as exc:

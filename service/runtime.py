@@ -40,7 +40,7 @@ class Runtime:
         url = await asyncio.to_thread(resolve_database_url, settings)
         target = DatabaseTarget.from_url(url, settings)
         engine = create_engine(target, settings.pool_timeout)
-        store = DeliveryStore(session_factory(engine), timeout=settings.connect_timeout)
+        store = DeliveryStore(session_factory(engine))
         # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
         spool = await asyncio.to_thread(Spool, settings.spool_dir, target.key, target.label)
         auto_apply = settings.schema_auto_apply if schema_auto_apply is None else schema_auto_apply
@@ -50,7 +50,10 @@ class Runtime:
             await engine.dispose(close=False)  # closing a silent connection could hang
 
         drainer = Drainer(store, spool, breaker, reset_pool)
-        intake = Intake(settings.webhook_secrets, store, spool, breaker)
+        # TimeMoto waits for its answer at most DB_CONNECT_TIMEOUT: then the spool has it.
+        intake = Intake(
+            settings.webhook_secrets, store, spool, breaker, patience=settings.connect_timeout
+        )
         return cls(settings, target, engine, spool, breaker, drainer, intake)
 
     @classmethod

@@ -142,25 +142,30 @@ def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | Exception) -> 
 
 
 class DeliveryStore:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], timeout: float, writers: int = 4
-    ) -> None:
+    """Every write ends: the connection's own limits bound it (DB_CONNECT_TIMEOUT to connect,
+    DB_STATEMENT_TIMEOUT per statement, client and server side; see engine.py)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], writers: int = 4) -> None:
         self._sessions = sessions
         self._punches = GroupCommit(sessions, writers)
-        # A delivery waits this long for the database at most (DB_CONNECT_TIMEOUT), whoever
-        # writes it: then it is the spool's.
-        self._timeout = timeout
 
-    async def record(self, delivery: Delivery, received_at: datetime) -> Recorded:
+    async def record(
+        self, delivery: Delivery, received_at: datetime, *, patience: float | None = None
+    ) -> Recorded:
         """Commit one delivery.
 
-        Raises DatabaseUnavailable when the database cannot take it now (the caller spools it),
-        DeliveryRefused when the database refused this delivery for what it holds.
+        `patience`: how long the caller waits at most (the webhook: then it spools the delivery
+        and answers; the write goes on, and if it commits, the spooled copy drains as a
+        duplicate). Raises DatabaseUnavailable when the database cannot take it now (the caller
+        spools it), DeliveryRefused when the database refused this delivery for its content.
         """
+        work = (
+            self._punches.add(delivery.punch, received_at)
+            if delivery.punch is not None
+            else self._commit(delivery, received_at)
+        )
         try:
-            if delivery.punch is not None:
-                return await bounded(self._punches.add(delivery.punch, received_at), self._timeout)
-            return await bounded(self._commit(delivery, received_at), self._timeout)
+            return await (work if patience is None else bounded(work, patience))
         except (DatabaseUnavailable, DeliveryRefused):
             raise
         except Exception as exc:

@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 
 PROBE_FIRST_DELAY = 0.2  # seconds; doubled after each failed probe
 PROBE_MAX_DELAY = 5.0
-RETRY_DELAY = 30.0  # a delivery the database refused for its own content is tried again after
-MAX_ATTEMPTS = 5  # ... that many times, then it goes to the quarantine (never dropped)
+RETRY_DELAY = 5.0  # seconds before a delivery whose write failed while the database was up
 BATCH = 100
 
 
@@ -139,14 +138,11 @@ class Drainer:
         problem = outcomes[outages[0].seq].problem
         assert problem is not None
         self._breaker.write_failed(problem)
-        if not await self._breaker.decide():
-            return False  # the database is gone: the spool waits, in order
-        # The database is there: those failures were the deliveries' own. They are tried again
-        # later, then set aside, but never hold up the ones behind them.
-        for item in outages:
-            if item.attempts + 1 >= MAX_ATTEMPTS:
-                await self._set_aside(item, outcomes[item.seq].reason)
-        return True
+        # False: the database is gone, the spool waits, in order. True: it is there, yet these
+        # failed (a timeout while it was slow, say); nothing says they are at fault, so they stay
+        # spooled and are tried again later, without holding up the ones behind them. Only a
+        # refusal for content sets a delivery aside.
+        return await self._breaker.decide()
 
     async def _set_aside(self, item: SpooledDelivery, reason: str) -> None:
         """The safety net: the intake's checks should make this never happen."""
