@@ -42,7 +42,12 @@ def test_everything_in_place_is_ok(service: ServiceProcess, database_url: str) -
     assert [(o["name"], o["kind"]) for o in answer["objects"]] == list(EXPECTED_OBJECTS)
     assert all(o["exists"] for o in answer["objects"])
     assert answer["missing"] == []
-    assert answer["spool"] == {"pending": 0}
+    assert answer["spool"] == {
+        "pending": 0,
+        "stranded": 0,
+        "quarantined": 0,
+        "oldest_pending_s": None,
+    }
     assert "postgresql://" not in response.text  # never a connection string
 
 

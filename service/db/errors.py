@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import socket
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,6 +25,7 @@ class Outage(enum.Enum):
     AUTHENTICATION = "authentication"
     NO_SUCH_DATABASE = "no_such_database"
     SCHEMA_MISSING = "schema_missing"
+    PERMISSION_DENIED = "permission_denied"
     POOL_EXHAUSTED = "pool_exhausted"
     SERVER_ERROR = "server_error"
     UNKNOWN = "unknown"
@@ -38,6 +40,12 @@ class Outage(enum.Enum):
         """What an operator does about it (`{where}` is the database's label)."""
         if self is Outage.SCHEMA_MISSING:
             return "apply the schema with `python -m service db apply`"
+        if self is Outage.PERMISSION_DENIED:
+            return (
+                "grant the role of DATABASE_URL what the schema needs (GRANT CREATE ON SCHEMA "
+                "public TO that role), or have the owner apply sql/schema_pointage.sql "
+                "(`python -m service db apply` with the owner's DATABASE_URL)"
+            )
         if self in (Outage.AUTHENTICATION, Outage.NO_SUCH_DATABASE):
             return "fix DATABASE_URL"
         return "check network access from this host to {where} and that PostgreSQL is up"
@@ -93,6 +101,9 @@ def classify(exc: BaseException) -> DatabaseProblem:
         return DatabaseProblem(
             Outage.NO_SUCH_DATABASE, "the database named in DATABASE_URL does not exist"
         )
+    if isinstance(root, asyncpg.InsufficientPrivilegeError):
+        message = root.args[0] if root.args else "insufficient privilege"
+        return DatabaseProblem(Outage.PERMISSION_DENIED, f"permission denied: {message}")
     if isinstance(root, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
         return DatabaseProblem(
             Outage.SCHEMA_MISSING,
@@ -104,6 +115,10 @@ def classify(exc: BaseException) -> DatabaseProblem:
         # Classes 22 (data exception) and 23 (integrity): this delivery, not the database.
         kind = Outage.CONTENT if sqlstate.startswith(("22", "23")) else Outage.SERVER_ERROR
         return DatabaseProblem(kind, f"PostgreSQL error {sqlstate}: {message}")
+    if isinstance(root, socket.gaierror):
+        return DatabaseProblem(
+            Outage.NETWORK, "host not found: the host name in DATABASE_URL does not resolve"
+        )
     if isinstance(root, OSError):
         return DatabaseProblem(
             Outage.NETWORK, f"network error: {root.strerror or type(root).__name__}"
