@@ -9,13 +9,14 @@ from typing import NoReturn
 
 import msgspec
 
-from service.db.embedded import EmbeddedError
+from service.db.embedded import EmbeddedError, check_data_dir
 from service.db.engine import DatabaseTarget, resolve_database_url
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
+from service.http.connections import uvicorn_options
 from service.outbox.drainer import DrainResult
 from service.outbox.requeue import Requeued, requeue_quarantine
-from service.outbox.spool import SPOOL_FILE, Spool, SpoolError
+from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
 from service.runtime import Runtime, open_spool
 from service.settings import ConfigurationError, Settings
 
@@ -28,14 +29,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     settings.require_secret()  # one line now rather than a traceback from the factory
+    check_spool_dir(settings.spool_dir)
+    if settings.database_url is None:
+        check_data_dir(settings.data_dir)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        **uvicorn_options(settings.keepalive_timeout, settings.limit_concurrency),
     )
     return 0
+
+
+GRACEFUL_SHUTDOWN_S = 20  # requests in flight may finish this long after SIGTERM
 
 
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -132,6 +133,40 @@ class SkipPaths(logging.Filter):
         return True
 
 
+class AcceptErrorsOncePerMinute(logging.Filter):
+    """asyncio's "socket.accept() out of system resource" (EMFILE), at most once a minute.
+
+    asyncio logs it with a traceback every time it retries accepting (once a second per
+    listener): a log that grows by megabytes a minute. The first of each minute becomes one line
+    saying what it means and what to do; the others are counted and dropped.
+    """
+
+    interval = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: float | None = None
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("socket.accept() out of system resource"):
+            return True
+        now = record.created
+        if self._last is not None and now - self._last < self.interval:
+            self._dropped += 1
+            return False
+        dropped, self._dropped, self._last = self._dropped, 0, now
+        record.msg = (
+            "out of file descriptors: new connections cannot be accepted (accept(): too many "
+            "open files; limit %d). Raise LimitNOFILE, or lower MAX_CONNECTIONS / "
+            "HEADER_TIMEOUT. Logged at most once a minute; %d such errors since the last line."
+        )
+        record.args = (resource.getrlimit(resource.RLIMIT_NOFILE)[0], dropped)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def configure_logging(
     level: str, log_format: str, secrets: Iterable[str], skip_access_paths: Iterable[str] = ()
 ) -> None:
@@ -149,6 +184,9 @@ def configure_logging(
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, AcceptErrorsOncePerMinute) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(AcceptErrorsOncePerMinute())
     access = logging.getLogger("uvicorn.access")
     for old_filter in [f for f in access.filters if isinstance(f, SkipPaths)]:
         access.removeFilter(old_filter)

@@ -150,6 +150,17 @@ def _is_full(exc: sqlite3.Error) -> bool:
     return "disk is full" in str(exc) or "disk I/O error" in str(exc)
 
 
+def check_spool_dir(directory: Path) -> None:
+    """The spool's folder exists (made 0700 if new) and is writable, or SpoolError in one line."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        message = f"cannot create the spool folder SPOOL_DIR={directory}: {_reason(exc)}"
+        raise SpoolError(message) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SpoolError(f"the spool folder SPOOL_DIR={directory} is not writable by this user")
+
+
 def _private_file(path: Path) -> None:
     """Create `path` readable by its owner only, or tighten it if it exists."""
     if not path.exists():
