@@ -125,7 +125,7 @@ class Settings:
     probe_max_delay: float = 5.0
     keepalive_timeout: float = 5.0
     header_timeout: float = 10.0
-    limit_concurrency: int = 1000
+    limit_concurrency: int = 4096
     max_connections: int | None = None  # None: from the file descriptor limit
 
     @classmethod
@@ -157,7 +157,7 @@ class Settings:
             probe_max_delay=_float(env, "PROBE_MAX_DELAY", 5.0),
             keepalive_timeout=_float(env, "KEEPALIVE_TIMEOUT", 5.0),
             header_timeout=_float(env, "HEADER_TIMEOUT", 10.0),
-            limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 1000),
+            limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 4096),
             max_connections=_int(env, "MAX_CONNECTIONS", 1) if env.get("MAX_CONNECTIONS") else None,
         )
 

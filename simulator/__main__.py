@@ -18,6 +18,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from service.db.embedded import EmbeddedError
 from simulator import expectations, generator, proxy, replay, simulate
 from simulator.args import OneLineParser
 from simulator.harness import Database
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"python -m simulator: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
+    except EmbeddedError as exc:
+        print(f"python -m simulator: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # a date, a JSON line, a number that does not parse
         print(f"python -m simulator: {exc}", file=sys.stderr)
         return 2

@@ -4,11 +4,14 @@ the process ends cleanly, and no acknowledged delivery is missing."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import WEBHOOK_SECRET
 from service.domain.signature import sign
@@ -121,9 +124,14 @@ def _spool_pending(service: ServiceProcess) -> int:
     return int(answer["spool"]["pending"])
 
 
-def test_sigterm_stops_the_embedded_database_too(tmp_path: Path) -> None:
+def test_sigterm_stops_the_embedded_database_too(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Without DATABASE_URL the service runs its own PostgreSQL: SIGTERM must not orphan it."""
-    data_dir = tmp_path / "data"
+    # As root the server runs as another user, which must be able to enter the folders above
+    # DATA_DIR (pytest's tmp_path sits in a 0700 folder): a folder of its own under /tmp.
+    data_dir = Path(tempfile.mkdtemp(prefix="pointage-shutdown-"))
+    request.addfinalizer(lambda: shutil.rmtree(data_dir, ignore_errors=True))
     env = {
         "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DATABASE_URL": "",

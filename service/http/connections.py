@@ -43,25 +43,39 @@ class Limits:
     max_connections: int = 0  # 0: from the file descriptor limit
 
     def ceiling(self, limit_concurrency: int | None) -> int:
-        ceiling = self.max_connections or max(fd_limit() - FD_RESERVE, 16)
+        # Half of the descriptors: asyncio accepts a whole burst before the first of them is
+        # seen here, and that burst must find descriptors free.
+        ceiling = self.max_connections or max((fd_limit() - FD_RESERVE) // 2, 16)
         if limit_concurrency:  # uvicorn answers 503 at limit_concurrency connections
             ceiling = min(ceiling, limit_concurrency - 1)
         return max(ceiling, 1)
 
 
 LIMITS = Limits()
+_open: set[GuardedH11Protocol] = set()
 _waiting: dict[GuardedH11Protocol, None] = {}  # no request in progress, oldest first
-_shed = 0  # connections closed to make room, since start
+_closed = {"shed": 0, "header_timeout": 0}  # connections we closed, since start, by reason
+
+ACCEPT_RETRY_DELAY = 0.05  # seconds; asyncio's own is 1 s, a second of deaf listener
 
 
 def configure(header_timeout: float, max_connections: int | None) -> None:
-    """Called by the application factory with the settings (HEADER_TIMEOUT, MAX_CONNECTIONS)."""
+    """Called by the application factory with the settings (HEADER_TIMEOUT, MAX_CONNECTIONS).
+
+    Also shortens asyncio's pause after accept() finds no descriptor free (EMFILE): connections
+    made meanwhile have made room, so the listener tries again after 50 ms, not a second.
+    """
     LIMITS.header_timeout = header_timeout
     LIMITS.max_connections = max_connections or 0
+    asyncio.constants.ACCEPT_RETRY_DELAY = ACCEPT_RETRY_DELAY  # type: ignore[attr-defined]
 
 
-def shed_count() -> int:
-    return _shed
+def open_count() -> int:
+    return len(_open)
+
+
+def closed_counts() -> dict[str, int]:
+    return dict(_closed)
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -69,6 +83,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _open.add(self)
         self._make_room()
         self._wait_for_headers()
 
@@ -84,6 +99,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._serving()
+        _open.discard(self)
         super().connection_lost(exc)
 
     # --------------------------------------------------------------------------------------------
@@ -103,13 +119,13 @@ class GuardedH11Protocol(H11Protocol):
         self._header_timer = None
         if self in _waiting and not self.transport.is_closing():
             _waiting.pop(self, None)
+            _closed["header_timeout"] += 1
             self.transport.close()
 
     def _make_room(self) -> None:
         """Past the ceiling, close the connections that have waited longest without a request."""
-        global _shed
         ceiling = LIMITS.ceiling(self.limit_concurrency)
-        excess = len(self.connections) - ceiling
+        excess = len(_open) - ceiling
         while excess > 0 and _waiting:
             oldest = next(iter(_waiting))
             _waiting.pop(oldest, None)
@@ -119,7 +135,7 @@ class GuardedH11Protocol(H11Protocol):
                 oldest._header_timer.cancel()
                 oldest._header_timer = None
             oldest.transport.abort()  # the descriptor is freed now, not after a close handshake
-            _shed += 1
+            _closed["shed"] += 1
             excess -= 1
 
 

@@ -19,7 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.http import paths
+from service.http import connections, paths
 from service.http.verifier import spool_state
 from service.runtime import Runtime
 
@@ -71,6 +71,19 @@ class Metrics:
             registry=self.registry,
         )
         self._evicted_seen = 0
+        self.connections_open = Gauge(
+            "timemoto_http_connections_open",
+            "HTTP connections open now (GuardedH11Protocol: `python -m service serve`).",
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "timemoto_http_connections_closed",
+            "Connections the service closed without a request: `shed` to make room for new "
+            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._closed_seen: dict[str, int] = {}
         self.database_up = Gauge(
             "timemoto_database_up",
             "1 while the circuit breaker believes the database takes writes, else 0.",
@@ -94,6 +107,11 @@ async def refresh(metrics: Metrics, runtime: Runtime) -> None:
         metrics.quarantine_evicted.inc(evicted - metrics._evicted_seen)
         metrics._evicted_seen = evicted
     metrics.database_up.set(1 if runtime.database_up else 0)
+    metrics.connections_open.set(connections.open_count())
+    for reason, count in connections.closed_counts().items():
+        seen = metrics._closed_seen.get(reason, 0)
+        metrics.connections_closed.labels(reason=reason).inc(count - seen)
+        metrics._closed_seen[reason] = count
 
 
 @get(paths.METRICS, media_type=CONTENT_TYPE_LATEST)
