@@ -149,8 +149,9 @@ class Breaker:
         except Exception as exc:  # noqa: BLE001 - classified and reported by the probe
             problem = classify(exc)
             if problem.kind is Outage.PERMISSION_DENIED:
+                detail = problem.sentence.removeprefix("permission denied: ")
                 return DatabaseProblem(
-                    problem.kind, f"permission denied while applying the schema ({problem})"
+                    problem.kind, f"permission denied while applying the schema: {detail}"
                 )
             return problem
         return None
