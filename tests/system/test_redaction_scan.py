@@ -19,6 +19,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.db.engine import DatabaseTarget
+from service.settings import Settings, database_url_of
 from simulator.harness import ServiceProcess
 from tests.support.databases import fresh_database
 from tests.support.hardening import env_for, post, two_days
@@ -47,8 +49,10 @@ def test_the_log_never_holds_the_password_and_keeps_ordinary_words(
             asyncio.run(_admin(admin_url, f'ALTER DATABASE "{parts.database}" OWNER TO {role}'))
             asyncio.run(_admin(admin_url, f"ALTER SCHEMA public OWNER TO {role}"))
             # As an operator types it: the password as it is, not percent-encoded.
-            url = f"postgresql://{role}:{password}@{parts.host}:{parts.port}/{parts.database}"
-            label = f"{role}@{parts.host}:{parts.port}/{parts.database}"
+            where = f"{parts.host}:{parts.port}" if parts.host else ""  # or a Unix socket
+            query = f"?host={parts.query['host']}" if "host" in parts.query else ""
+            url = f"postgresql://{role}:{password}@{where}/{parts.database}{query}"
+            label = DatabaseTarget.from_url(database_url_of(url), Settings(("x",))).label
             log_format = "json" if kind == "long" else "text"
             env = env_for(url, tmp_path, LOG_FORMAT=log_format)
             with ServiceProcess(tmp_path, env) as service:
