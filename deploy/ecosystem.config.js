@@ -25,7 +25,7 @@ module.exports = {
         // In-flight requests get up to 20 s after SIGTERM; pm2 waits 30 s before SIGKILL.
         "--timeout-graceful-shutdown", "20",
         // Idle and half-sent connections cannot starve the webhook (README "Connections").
-        "--http", "service.http.connections:GuardedH11Protocol",
+        "--http", "service.http.connections:GuardedHttpToolsProtocol",
         "--timeout-keep-alive", "5",
         "--limit-concurrency", "4096",
         "--h11-max-incomplete-event-size", "16384",

@@ -32,7 +32,9 @@ ErrorBody = dict[str, str]
 
 
 def http_error(_: Request[object, object, State], exc: HTTPException) -> Response[ErrorBody]:
-    return Response({"status": "error", "reason": exc.detail}, status_code=exc.status_code)
+    # The exception's headers stay: a 405 says `Allow`, a 401 `WWW-Authenticate`.
+    body = {"status": "error", "reason": exc.detail}
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def unexpected_error(_: Request[object, object, State], exc: Exception) -> Response[ErrorBody]:

@@ -25,14 +25,13 @@ from service.domain.delivery import (
     decode,
     describe,
     parse_delivery,
-    peek_event_id,
 )
 from service.outbox.breaker import Breaker
 from service.outbox.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
-AnswerStatus = Literal["stored", "duplicate", "ignored", "queued", "error"]
+AnswerStatus = Literal["stored", "duplicate", "ignored", "applied", "queued", "error"]
 
 
 class WebhookAnswer(msgspec.Struct, omit_defaults=True):
@@ -67,9 +66,9 @@ class Intake:
     async def receive(self, body: bytes, signature_header: str | None) -> Answer:
         received_at = datetime.now(UTC)
         if not signature.verify(body, signature_header, self._secrets):
-            event_id = _try_event_id(body)
+            # A forged body could say anything: nothing of it is read, not even its id.
             reason = "signature missing" if not signature_header else "signature does not match"
-            return error(401, f"{reason}: check {signature.HEADER} and the shared secret", event_id)
+            return error(401, f"{reason}: check {signature.HEADER} and the shared secret")
         try:
             document = decode(body)
         except NotJson as exc:
@@ -78,17 +77,30 @@ class Intake:
         try:
             delivery = parse_delivery(document)
         except InvalidDelivery as exc:
-            reason = f"not a valid TimeMoto delivery: {exc}"
-            await self._quarantine(described.event_id, body, reason, received_at)
-            return error(422, reason, described.event_id, described)
+            return await self._refuse(body, f"{exc}", described, received_at)
+        except Exception as exc:
+            log.exception("delivery %s could not be checked", described.event_id)
+            return await self._refuse(body, type(exc).__name__, described, received_at)
         answer = await self._record(body, delivery, received_at)
+        if answer.http_status == 422:
+            await self._quarantine(delivery.event_id, body, answer.body.reason, received_at)
         return Answer(answer.http_status, answer.body, described)
+
+    async def _refuse(
+        self, body: bytes, why: str, described: Described, received_at: datetime
+    ) -> Answer:
+        """422, the body kept in quarantine for re-processing once the cause is understood."""
+        reason = f"not a valid TimeMoto delivery: {why}"
+        await self._quarantine(described.event_id, body, reason, received_at)
+        return error(422, reason, described.event_id, described)
 
     async def _record(self, body: bytes, delivery: Delivery, received_at: datetime) -> Answer:
         """The database, else the spool (202 queued), else 503."""
         event_id = delivery.event_id
         try:
-            if await asyncio.to_thread(self._spool.contains, event_id):
+            if self._spool.may_hold(event_id) and await asyncio.to_thread(
+                self._spool.contains, event_id
+            ):
                 return Answer(200, WebhookAnswer("duplicate", event_id=event_id))
         except SpoolError as exc:
             log.error("%s", exc)
@@ -96,9 +108,11 @@ class Intake:
             try:
                 recorded = await self._store.record(delivery, received_at)
             except DatabaseUnavailable as exc:
-                self._breaker.trip(exc.problem)
-            except DeliveryRefused:
-                pass  # the spool keeps it; the drainer retries it, then quarantines it
+                self._breaker.write_failed(exc.problem)
+            except DeliveryRefused as exc:
+                # Decided before the ack: the database will never take this one as it is.
+                reason = f"refused by the database: {exc.problem}"
+                return error(422, reason, event_id)
             else:
                 return Answer(200, WebhookAnswer(recorded, event_id=event_id))
         try:
@@ -117,16 +131,10 @@ class Intake:
         )
 
     async def _quarantine(
-        self, event_id: str | None, body: bytes, reason: str, received_at: datetime
+        self, event_id: str | None, body: bytes, reason: str | None, received_at: datetime
     ) -> None:
+        reason = reason or "refused"
         try:
             await asyncio.to_thread(self._spool.quarantine, event_id, body, reason, received_at)
         except SpoolError as exc:
             log.error("invalid delivery %s not kept in quarantine: %s", event_id, exc)
-
-
-def _try_event_id(body: bytes) -> str | None:
-    try:
-        return peek_event_id(decode(body))
-    except NotJson:
-        return None

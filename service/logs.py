@@ -36,6 +36,7 @@ _SECRET_PAIR = re.compile(
 )
 _SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
 REDACTED = "[redacted]"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 def fields(**values: Any) -> dict[str, dict[str, Any]]:
@@ -134,7 +135,8 @@ class TextFormatter(logging.Formatter):
         self._redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"]
+        message = escape_controls(record.getMessage())  # a signed id may hold a newline
+        parts = [f"{_timestamp(record)} {record.levelname} {record.name}: {message}"]
         parts += [f"{key}={_text_value(value)}" for key, value in _structured(record).items()]
         line = " ".join(parts)
         if record.exc_info:
@@ -142,12 +144,17 @@ class TextFormatter(logging.Formatter):
         return self._redact(line)
 
 
+def escape_controls(text: str) -> str:
+    """Control characters as escapes (`\\n`, `\\x1b`): one record stays one line."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 def _text_value(value: Any) -> str:
     """Bare when it is one plain word, else JSON-quoted (no value can forge a new field or line)."""
     text = "-" if value is None else str(value)
     if text and re.fullmatch(r"[\w.:/@+-]+", text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return escape_controls(json.dumps(text, ensure_ascii=False))
 
 
 class SkipPaths(logging.Filter):

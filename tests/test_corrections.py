@@ -12,7 +12,7 @@ import httpx
 from conftest import WEBHOOK_SECRET
 from service.domain.corrections import Candidate, ClockingRef, Match, Unapplied, clocking_ref, match
 from service.domain.signature import sign
-from simulator.harness import Database, ServiceProcess
+from simulator.harness import Database, ServiceProcess, wait_until
 from tests.support.samples import sample_delivery
 
 PATH = "/api/webhooks/timemoto/pointage"
@@ -116,7 +116,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
     moved = clocking(
         "attendance.updated", user, 1, "2026-11-30T17:00:00", "2026-11-30T15:00:02.2Z", 23
     )
-    assert post(service, moved) == "ignored"
+    assert post(service, moved) == "applied"  # CONTRACT §1: applied to exactly one punch
     assert outcome(database, moved["id"])[0] == "applique"
     assert month(database, user) == (540, 2, 0)
     assert post(service, moved) == "duplicate"  # delivered again: applied once
@@ -125,7 +125,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
     deleted = clocking(
         "attendance.deleted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
     )
-    assert post(service, deleted) == "ignored"
+    assert post(service, deleted) == "applied"
     assert outcome(database, deleted["id"])[0] == "applique"
     assert month(database, user) == (0, 1, 1)  # the sortie is left alone: an anomaly
 
@@ -158,3 +158,119 @@ def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arriv
     assert post(service, sortie) == "stored"
     assert outcome(database, moved["id"]) == ("applique", None)
     assert month(database, user) == (540, 2, 0)  # 08:00 to 17:00, as corrected
+
+
+# Idempotency that survives corrections (CONTRACT §1: same `id` again, no new row; §3: any order
+# of arrival gives the same result).
+
+
+def test_a_deleted_punch_sent_again_stays_deleted(
+    service: ServiceProcess, database: Database
+) -> None:
+    user = str(uuid.uuid4())
+    entree = clocking(
+        "attendance.inserted", user, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
+    )
+    sortie = clocking(
+        "attendance.inserted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
+    )
+    assert post(service, entree) == post(service, sortie) == "stored"
+    assert month(database, user) == (540, 2, 0)
+    deleted = clocking(
+        "attendance.deleted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
+    )
+    assert post(service, deleted) == "applied"
+    assert month(database, user) == (0, 1, 0)
+    assert post(service, sortie) == "duplicate"  # TimeMoto re-sends: it must not come back
+    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", sortie["id"]) == 0
+    assert month(database, user) == (0, 1, 0)
+
+
+def test_a_delete_before_its_punch_then_the_punch_again(
+    service: ServiceProcess, database: Database
+) -> None:
+    user = str(uuid.uuid4())
+    sortie = clocking(
+        "attendance.inserted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
+    )
+    deleted = clocking(
+        "attendance.deleted", user, 1, "2026-11-30T17:00:00", "2026-11-30T16:00:02.2Z", 22
+    )
+    assert post(service, deleted) == "ignored"  # nothing to apply it to yet: kept, waiting
+    assert post(service, sortie) == "stored"  # stored, then the waiting delete applies
+    assert outcome(database, deleted["id"])[0] == "applique"
+    assert post(service, sortie) == "duplicate"
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+
+
+def test_punches_and_their_deletes_sent_together_end_deleted(
+    service: ServiceProcess, database: Database
+) -> None:
+    """200 pairs, each punch and its delete at the same time: as if one came after the other."""
+    import asyncio
+
+    user = str(uuid.uuid4())
+    pairs = []
+    for i in range(200):
+        logged = f"2026-11-{1 + i // 10:02d}T{8 + i % 10:02d}:00:00"
+        inserted = f"2026-11-{1 + i // 10:02d}T{7 + i % 10:02d}:00:00.{i:07d}Z"
+        punch = clocking("attendance.inserted", user, i % 2, logged, inserted, 1000 + i)
+        delete = clocking("attendance.deleted", user, i % 2, logged, inserted, 1000 + i)
+        pairs.append((punch, delete))
+
+    async def send_all() -> None:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
+
+            async def one(document: dict[str, Any]) -> None:
+                body = json.dumps(document).encode()
+                headers = {"Timemoto-Signature": sign(body, WEBHOOK_SECRET)}
+                response = await client.post(PATH, content=body, headers=headers)
+                # 400 at once may exhaust the pool: some are queued, and drained soon after.
+                assert response.status_code in (200, 202), response.text
+
+            await asyncio.gather(*(one(d) for pair in pairs for d in pair))
+
+    asyncio.run(send_all())
+
+    def outcomes() -> dict[str, int]:
+        statuts = database.fetch(
+            "SELECT statut, count(*) FROM pointage_evenement"
+            " WHERE payload->'data'->>'userId' = $1 GROUP BY statut",
+            user,
+        )
+        return {row["statut"]: row["count"] for row in statuts}
+
+    assert wait_until(lambda: outcomes() == {"applique": 200}, 60), outcomes()
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    assert month(database, user) is None  # no punch left: no month
+
+
+def test_equipe_id_follows_the_rows_own_user(service: ServiceProcess, database: Database) -> None:
+    first, second, unmapped = (str(uuid.uuid4()) for _ in range(3))
+    database.execute(
+        "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ('A', 'a', $1), ('B', 'b', $2)",
+        first,
+        second,
+    )
+    entree = clocking(
+        "attendance.inserted", first, 0, "2026-11-30T08:00:00", "2026-11-30T07:00:01.1Z", 11
+    )
+    assert post(service, entree) == "stored"
+    team = {
+        row["timemoto_user_id"]: row["id"]
+        for row in database.fetch("SELECT id, timemoto_user_id FROM equipe")
+    }
+
+    def equipe_of_punch() -> int | None:
+        value = database.value("SELECT equipe_id FROM pointage WHERE event_id = $1", entree["id"])
+        return None if value is None else int(value)
+
+    assert equipe_of_punch() == team[first]
+    database.execute(
+        "UPDATE pointage SET timemoto_user_id = $1 WHERE event_id = $2", second, entree["id"]
+    )
+    assert equipe_of_punch() == team[second]
+    database.execute(
+        "UPDATE pointage SET timemoto_user_id = $1 WHERE event_id = $2", unmapped, entree["id"]
+    )
+    assert equipe_of_punch() is None

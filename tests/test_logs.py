@@ -104,6 +104,19 @@ def _webhook_lines(log: str) -> list[str]:
     return [line for line in log.splitlines() if "webhook" in line.lower()]
 
 
+def test_a_signed_id_cannot_forge_a_log_line() -> None:
+    forged = "tm_x\n2026-11-30T00:00:00.000Z INFO service.webhook: webhook delivery answer=stored"
+    record = logging.LogRecord(
+        "service.webhook", logging.INFO, __file__, 1, "delivery %s refused", (forged,), None
+    )
+    record.fields = {"event_id": forged, "user": "a\x1b[2Jb"}
+    text = TextFormatter(Redactor([])).format(record)
+    assert "\n" not in text and "\x1b" not in text
+    assert "tm_x\\n2026" in text  # escaped, still readable
+    line = json.loads(JsonFormatter(Redactor([])).format(record))
+    assert line["event_id"] == forged  # JSON keeps the value exactly, on one line
+
+
 def test_each_delivery_is_one_json_line_and_nothing_secret_is_logged(
     json_service: ServiceProcess, password_database: str
 ) -> None:
@@ -131,7 +144,7 @@ def test_each_delivery_is_one_json_line_and_nothing_secret_is_logged(
     assert [(d["event_id"], d["answer"], d["http_status"]) for d in deliveries] == [
         (stored["id"], "stored", 200),
         (stored["id"], "duplicate", 200),
-        (forged["id"], "error", 401),
+        (None, "error", 401),  # a forged body is not read, not even its id
         (invalid["id"], "error", 422),
     ]
     first = deliveries[0]

@@ -84,7 +84,7 @@ def test_the_openapi_document_lists_both_endpoints_with_examples(service: Servic
     assert "Timemoto-Signature" in [p["name"] for p in webhook["parameters"]]
     answers = _examples(webhook["responses"])
     assert set(answers) == {"200", "202", "400", "401", "413", "422", "503"}
-    assert [e["status"] for e in answers["200"]] == ["stored", "duplicate", "ignored"]
+    assert [e["status"] for e in answers["200"]] == ["stored", "duplicate", "ignored", "applied"]
     assert [e["status"] for e in answers["202"]] == ["queued"]
     refusals = [e for code in ("400", "401", "413", "422", "503") for e in answers[code]]
     assert refusals

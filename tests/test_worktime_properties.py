@@ -1,5 +1,6 @@
 """Whatever punches arrive, in whatever order, with whatever corrections: the database's
-`pointage_resume` (kept by its trigger) equals the reference model's summaries, row for row.
+`pointage_resume` (kept by its trigger) equals the reference model's summaries, row for row; so
+do each punch's anomaly reason and break time, and the day rows of `v_pointage_jour`.
 
 Random histories of several users in Africa/Tunis and Europe/Paris, around DST changes and month
 ends, with night shifts, duplicate deliveries, ignored clockings, then some updates and deletes.
@@ -21,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.db.schema import schema_sql
-from service.domain.delivery import Punch, TypePointage
-from service.domain.worktime import monthly_summaries
+from service.domain.delivery import Punch
+from service.domain.timemoto import TypePointage
+from service.domain.worktime import attributed, daily_summaries, monthly_summaries
 from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
 
 KINDS: list[TypePointage] = ["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]
@@ -183,6 +185,7 @@ def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> N
 
     expected = monthly_summaries(punches)
     assert punches_db.summaries(users) == expected
+    assert_reasons_and_days(punches_db, punches, users)
 
     if story.map_first_user:
         months = [s for s in expected if s.timemoto_user_id == users[0]]
@@ -191,6 +194,17 @@ def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> N
             "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
         )
         assert stored[0][0] == minutes
+
+
+def assert_reasons_and_days(db: PunchDatabase, punches: list[Punch], users: list[str]) -> None:
+    """Per punch and per day, the database says what the model says."""
+    # Punches equal on the model's order key are told apart by event_id in the database: given
+    # in event_id order, the model's stable sort puts them in the database's order.
+    in_db_order = sorted(punches, key=lambda p: p.event_id)
+    assert db.reasons(users) == {
+        p.event_id: (a.motif_anomalie, a.pause_us) for p, a in attributed(in_db_order)
+    }
+    assert db.days(users) == daily_summaries(in_db_order)
 
 
 async def _deliver_concurrently(url: str, shares: list[list[Punch]]) -> None:
@@ -222,3 +236,4 @@ def test_concurrent_deliveries_give_the_same_months(
     rng.shuffle(deliveries)
     asyncio.run(_deliver_concurrently(database_url, [deliveries[i::4] for i in range(4)]))
     assert punches_db.summaries(users) == monthly_summaries(punches)
+    assert_reasons_and_days(punches_db, punches, users)

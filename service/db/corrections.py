@@ -32,13 +32,15 @@ from service.domain.timemoto import ATTENDANCE_DELETED
 
 async def apply_correction(
     pointages: PointageRepository, inbox: PointageEvenementRepository, delivery: Delivery
-) -> None:
-    """Apply the correction to the one punch it names, or record why it was not applied."""
+) -> bool:
+    """Apply the correction to the one punch it names (True), or record why it was not."""
+    await pointages.lock_user_of(delivery.document)
     outcome = await _apply(pointages, delivery)
     if isinstance(outcome, Match):
         await inbox.set_outcome(delivery.event_id, APPLIED, outcome.pointage_id, None)
-    else:
-        await inbox.set_outcome(delivery.event_id, UNAPPLIED, None, outcome.motif)
+        return True
+    await inbox.set_outcome(delivery.event_id, UNAPPLIED, None, outcome.motif)
+    return False
 
 
 async def _apply(pointages: PointageRepository, delivery: Delivery) -> Match | Unapplied:

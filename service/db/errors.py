@@ -16,19 +16,19 @@ import sqlalchemy.exc
 
 
 class Outage(enum.Enum):
-    """Why the database cannot take deliveries now (the breaker opens), or `CONTENT` when it
-    refused one delivery for what it holds (the others are not concerned)."""
+    """Why the database cannot take deliveries now, or `CONTENT`: it refused one delivery for
+    what it holds, and the others are not concerned (errors are classified per delivery)."""
 
     TIMEOUT = "timeout"
     REFUSED = "refused"
-    NETWORK = "network"
+    NETWORK = "network"  # connection lost or broken
     AUTHENTICATION = "authentication"
     NO_SUCH_DATABASE = "no_such_database"
-    SCHEMA_MISSING = "schema_missing"
     PERMISSION_DENIED = "permission_denied"
+    SCHEMA_MISSING = "schema_missing"
     POOL_EXHAUSTED = "pool_exhausted"
-    SERVER_ERROR = "server_error"
-    UNKNOWN = "unknown"
+    UNAVAILABLE = "unavailable"  # too many connections, shutting down, out of disk or memory
+    TRANSIENT = "transient"  # deadlock, serialization failure: the same write may pass again
     CONTENT = "content"
 
     @property
@@ -42,13 +42,38 @@ class Outage(enum.Enum):
             return "apply the schema with `python -m service db apply`"
         if self is Outage.PERMISSION_DENIED:
             return (
-                "grant the role of DATABASE_URL what the schema needs (GRANT CREATE ON SCHEMA "
-                "public TO that role), or have the owner apply sql/schema_pointage.sql "
-                "(`python -m service db apply` with the owner's DATABASE_URL)"
+                "grant the service's role the rights it needs (deploy/README.md): to apply the "
+                "schema, CREATE on it (GRANT CREATE ON SCHEMA public TO that role), or have the "
+                "owner apply sql/schema_pointage.sql (`python -m service db apply` with the "
+                "owner's DATABASE_URL)"
             )
         if self in (Outage.AUTHENTICATION, Outage.NO_SUCH_DATABASE):
             return "fix DATABASE_URL"
         return "check network access from this host to {where} and that PostgreSQL is up"
+
+
+# SQLSTATE classes and codes that say the database (not the delivery) is the problem.
+_OUTAGE_SQLSTATES: dict[str, Outage] = {
+    "08": Outage.NETWORK,  # connection exception
+    "28": Outage.AUTHENTICATION,  # invalid authorization
+    "3D000": Outage.NO_SUCH_DATABASE,
+    "42501": Outage.PERMISSION_DENIED,
+    "42P01": Outage.SCHEMA_MISSING,  # undefined table
+    "42703": Outage.SCHEMA_MISSING,  # undefined column
+    "42883": Outage.SCHEMA_MISSING,  # undefined function (the trigger's)
+    "53": Outage.UNAVAILABLE,  # insufficient resources: too many connections, disk, memory
+    "57P": Outage.UNAVAILABLE,  # shutting down, starting up
+    "57014": Outage.TIMEOUT,  # statement timeout
+    "40": Outage.TRANSIENT,  # serialization failure, deadlock
+    "55P03": Outage.TRANSIENT,  # lock not available
+}
+
+
+def _sqlstate_kind(sqlstate: str) -> Outage:
+    for prefix in (sqlstate, sqlstate[:3], sqlstate[:2]):
+        if prefix in _OUTAGE_SQLSTATES:
+            return _OUTAGE_SQLSTATES[prefix]
+    return Outage.CONTENT  # data, integrity, program limits (an 8 KB id), ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +134,12 @@ def classify(exc: BaseException) -> DatabaseProblem:
             Outage.SCHEMA_MISSING,
             "the pointage tables are missing: apply sql/schema_pointage.sql",
         )
+    if isinstance(root, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return DatabaseProblem(Outage.NETWORK, f"the database connection broke: {root}")
     if isinstance(root, asyncpg.PostgresError):
         sqlstate = root.sqlstate or ""
         message = root.args[0] if root.args else type(root).__name__
-        # Classes 22 (data exception) and 23 (integrity): this delivery, not the database.
-        kind = Outage.CONTENT if sqlstate.startswith(("22", "23")) else Outage.SERVER_ERROR
-        return DatabaseProblem(kind, f"PostgreSQL error {sqlstate}: {message}")
+        return DatabaseProblem(_sqlstate_kind(sqlstate), f"PostgreSQL error {sqlstate}: {message}")
     if isinstance(root, socket.gaierror):
         return DatabaseProblem(
             Outage.NETWORK, "host not found: the host name in DATABASE_URL does not resolve"
@@ -123,7 +148,8 @@ def classify(exc: BaseException) -> DatabaseProblem:
         return DatabaseProblem(
             Outage.NETWORK, f"network error: {root.strerror or type(root).__name__}"
         )
-    return DatabaseProblem(Outage.UNKNOWN, f"{type(root).__name__}: the connection failed")
+    # Anything else (a value the driver cannot encode, say) came from the delivery.
+    return DatabaseProblem(Outage.CONTENT, f"{type(root).__name__}: {root}"[:200])
 
 
 class DatabaseUnavailable(Exception):

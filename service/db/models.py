@@ -53,6 +53,17 @@ class Pointage(Base):
     travail_us: Mapped[int] = mapped_column(BigInteger, default=0)
     anomalie: Mapped[bool] = mapped_column(Boolean, default=False)
     poste_ferme: Mapped[bool] = mapped_column(Boolean, default=False)
+    motif_anomalie: Mapped[str | None] = mapped_column(Text)
+    pause_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PointageSupprime(Base):
+    """Delivery ids of deleted punches: sent again, they stay deleted (trigger-maintained)."""
+
+    __tablename__ = "pointage_supprime"
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    supprime_le: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PointageResume(Base):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from service.db.models import Pointage, PointageEvenement
@@ -30,19 +30,29 @@ def _names_clocking(data: Any, ref: ClockingRef) -> ColumnElement[bool]:
 class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
     model_type = Pointage
 
-    async def add_punch(self, punch: Punch, received_at: datetime) -> int | None:
-        """Insert the punch unless its delivery id is already stored; its id if a row was added.
+    async def add_punches(self, punches: Sequence[tuple[Punch, datetime]]) -> set[str]:
+        """Insert the punches whose delivery id is not stored yet, in one statement; the ids of
+        those added.
 
         The unique key on `event_id` decides, so two concurrent deliveries of one id cannot both
-        insert (no read-then-write race).
+        insert (no read-then-write race); a deleted punch's id is refused by the trigger.
         """
         statement = (
             insert(Pointage)
-            .values(**asdict(punch), recu_le=received_at)
+            .values([{**asdict(punch), "recu_le": received_at} for punch, received_at in punches])
             .on_conflict_do_nothing(index_elements=[Pointage.event_id])
-            .returning(Pointage.id)
+            .returning(Pointage.event_id)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return set((await self.session.scalars(statement)).all())
+
+    async def lock_user_of(self, document: dict[str, Any]) -> None:
+        """Take the lock the trigger takes for a new punch of this user, so that a correction
+        and the punch it names, committed at the same time, see each other: whichever comes
+        second waits for the first and then finds it (READ COMMITTED: a fresh snapshot)."""
+        data = document.get("data")
+        user_id = data.get("userId") if isinstance(data, dict) else None
+        if isinstance(user_id, str):
+            await self.session.execute(select(func.pointage_verrouiller(user_id)))
 
     async def candidates(self, ref: ClockingRef) -> list[Candidate]:
         """The user's stored punches that `ref` may name, with the keys read from their payload."""
@@ -90,6 +100,19 @@ class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
             .returning(PointageEvenement.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def users_with_waiting_corrections(self, user_ids: set[str]) -> set[str]:
+        """Which of these users have a correction waiting for its punch (one indexed query for a
+        whole batch; nearly always none)."""
+        if not user_ids:
+            return set()
+        user = PointageEvenement.payload["data"]["userId"].astext
+        statement = (
+            select(user)
+            .distinct()
+            .where(PointageEvenement.statut == UNAPPLIED, user.in_(sorted(user_ids)))
+        )
+        return set((await self.session.scalars(statement)).all())
 
     async def waiting_corrections(self, ref: ClockingRef) -> Sequence[dict[str, Any]]:
         """Unapplied corrections naming this clocking, in order of arrival (TimeMoto does not

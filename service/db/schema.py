@@ -13,7 +13,9 @@ import msgspec
 from service.db.engine import DatabaseTarget
 from service.db.errors import DatabaseProblem, Outage, classify
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema_pointage.sql"
+# Shipped in the package (a non-editable install applies it too); sql/schema_pointage.sql, the
+# path a DBA knows, is a link to it.
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "sql" / "schema_pointage.sql"
 
 # The objects of CONTRACT §4, in the order the verifier lists them.
 FUNCTION_NAME = "pointage_maj_resume"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -18,9 +19,9 @@ from service.db.corrections import apply_correction, apply_waiting_corrections
 from service.db.errors import DatabaseUnavailable, DeliveryRefused, classify
 from service.db.repositories import PointageEvenementRepository, PointageRepository
 from service.domain.corrections import CORRECTION_EVENTS
-from service.domain.delivery import Delivery
+from service.domain.delivery import Delivery, Punch
 
-Recorded = Literal["stored", "duplicate", "ignored"]
+Recorded = Literal["stored", "duplicate", "ignored", "applied"]
 T = TypeVar("T")
 
 
@@ -44,9 +45,108 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
-class DeliveryStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], timeout: float) -> None:
+@dataclass(slots=True)
+class _Waiting:
+    """A punch waiting for the transaction that will hold it."""
+
+    punch: Punch
+    received_at: datetime
+    answer: asyncio.Future[Recorded]
+
+
+class GroupCommit:
+    """Punches arriving together share one transaction: one multi-row insert and one commit
+    (one fsync) for all of them, each answered only once the commit that holds it is done.
+
+    Up to `writers` transactions run at once; whoever finds a free writer starts one, and a
+    writer takes everything waiting when it starts, up to `max_batch`. A batch refused for the
+    content of one of its rows is written again row by row, so only that row fails.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], writers: int, max_batch: int = 128
+    ) -> None:
         self._sessions = sessions
+        self._writers = writers
+        self._max_batch = max_batch
+        self._busy = 0
+        self._queue: list[_Waiting] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def add(self, punch: Punch, received_at: datetime) -> Recorded:
+        waiting = _Waiting(punch, received_at, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._busy < self._writers:
+            self._busy += 1
+            # Its own task: a caller that gives up (its time limit) does not cancel the others.
+            task = asyncio.create_task(self._write_while_waiting())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await waiting.answer
+
+    async def _write_while_waiting(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._write(batch)
+        finally:
+            self._busy -= 1
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        try:
+            stored = await self._commit(batch)
+        except Exception as exc:  # noqa: BLE001 - classified, and told to each waiting caller
+            problem = classify(exc)
+            if problem.kind.is_outage or len(batch) == 1:
+                error = (DatabaseUnavailable if problem.kind.is_outage else DeliveryRefused)(
+                    problem
+                )
+                for waiting in batch:
+                    _settle(waiting.answer, error)
+                return
+            for waiting in batch:  # one bad row must not fail its neighbours
+                await self._write([waiting])
+            return
+        for waiting in batch:
+            first = stored.pop(waiting.punch.event_id, None) is waiting
+            _settle(waiting.answer, "stored" if first else "duplicate")
+
+    async def _commit(self, batch: list[_Waiting]) -> dict[str, _Waiting]:
+        """The batch's new punches, by delivery id (the first of each id in the batch)."""
+        # Rows in user order: concurrent batches take the users' locks in one order (no deadlock).
+        rows = sorted(batch, key=lambda waiting: waiting.punch.timemoto_user_id)
+        async with self._sessions() as session, session.begin():
+            pointages = PointageRepository(session=session)
+            inbox = PointageEvenementRepository(session=session)
+            added = await pointages.add_punches([(w.punch, w.received_at) for w in rows])
+            stored: dict[str, _Waiting] = {}
+            for waiting in batch:
+                if waiting.punch.event_id in added:
+                    stored.setdefault(waiting.punch.event_id, waiting)
+            users = {waiting.punch.timemoto_user_id for waiting in stored.values()}
+            for user in await inbox.users_with_waiting_corrections(users):
+                for waiting in stored.values():
+                    if waiting.punch.timemoto_user_id == user:
+                        await apply_waiting_corrections(pointages, inbox, waiting.punch)
+            return stored
+
+
+def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | Exception) -> None:
+    if answer.done():  # its caller gave up waiting
+        return
+    if isinstance(outcome, Exception):
+        answer.set_exception(outcome)
+    else:
+        answer.set_result(outcome)
+
+
+class DeliveryStore:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], timeout: float, writers: int = 4
+    ) -> None:
+        self._sessions = sessions
+        self._punches = GroupCommit(sessions, writers)
         # A delivery waits this long for the database at most (DB_CONNECT_TIMEOUT), whoever
         # writes it: then it is the spool's.
         self._timeout = timeout
@@ -58,7 +158,11 @@ class DeliveryStore:
         DeliveryRefused when the database refused this delivery for what it holds.
         """
         try:
+            if delivery.punch is not None:
+                return await bounded(self._punches.add(delivery.punch, received_at), self._timeout)
             return await bounded(self._commit(delivery, received_at), self._timeout)
+        except (DatabaseUnavailable, DeliveryRefused):
+            raise
         except Exception as exc:
             problem = classify(exc)
             if problem.kind.is_outage:
@@ -66,17 +170,14 @@ class DeliveryStore:
             raise DeliveryRefused(problem) from exc
 
     async def _commit(self, delivery: Delivery, received_at: datetime) -> Recorded:
+        """Any other event: into the inbox, and a correction applied to its punch."""
         async with self._sessions() as session, session.begin():
             pointages = PointageRepository(session=session)
             inbox = PointageEvenementRepository(session=session)
-            if delivery.punch is not None:
-                added = await pointages.add_punch(delivery.punch, received_at)
-                if added is None:
-                    return "duplicate"
-                await apply_waiting_corrections(pointages, inbox, delivery.punch)
-                return "stored"
             if not await inbox.add_event(delivery, received_at, statut="ignore"):
                 return "duplicate"
-            if delivery.event in CORRECTION_EVENTS:
-                await apply_correction(pointages, inbox, delivery)
+            if delivery.event in CORRECTION_EVENTS and await apply_correction(
+                pointages, inbox, delivery
+            ):
+                return "applied"
             return "ignored"

@@ -13,6 +13,13 @@ two to each other. Where the contract is silent, the rules below decide (README 
 - `inconnu` punches count as punches and nothing else. A punch of a shift (closed or open) belongs
   to the shift's work date; any other punch to its own local date.
 - A shift of exactly 24 hours is still a shift; longer is not.
+- Why a punch is an anomaly (`motif_anomalie`): `entree_repetee` (an entree while a shift is
+  open: the earlier entree), `sortie_sans_poste` (a sortie with no open shift), `poste_trop_long`
+  (both punches of a "shift" over 24 hours).
+- The day rows (`daily_summaries`, the view `v_pointage_jour`): per user and work date, the local
+  time of its first `entree` and of its last `sortie` (in the order above, anomalous ones
+  included), the break and worked minutes of its closed shifts (each total rounded down), its
+  punches and anomalies.
 """
 
 from __future__ import annotations
@@ -22,15 +29,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Final, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-# Ties at one instant: close what is open before opening anything (same order as the SQL `rang`).
+# Ties at one instant: close what is open before opening anything (as SQL `pointage_rang`).
 RANG: dict[str, int] = {"fin_pause": 0, "sortie": 1, "entree": 2, "debut_pause": 3, "inconnu": 4}
 ANCHORS = frozenset({"entree", "sortie"})
 LONGEST_SHIFT = timedelta(hours=24)
 MICROSECOND = timedelta(microseconds=1)
 MICROSECONDS_PER_MINUTE = 60_000_000
+
+MotifAnomalie = Literal["entree_repetee", "sortie_sans_poste", "poste_trop_long"]
+ENTREE_REPETEE: Final = "entree_repetee"  # an entree while a shift is open: the earlier entree
+SORTIE_SANS_POSTE: Final = "sortie_sans_poste"  # a sortie with no open shift
+POSTE_TROP_LONG: Final = "poste_trop_long"  # both punches of a "shift" over 24 hours
 
 
 class Clocking(Protocol):  # service.domain.delivery.Punch satisfies it as is
@@ -56,14 +68,41 @@ class MonthSummary:
     nb_anomalies: int
 
 
+C = TypeVar("C", bound=Clocking)
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """One row of `v_pointage_jour` (less `equipe_id`, which is the database's mapping)."""
+
+    timemoto_user_id: str
+    date_travail: date  # the work date (`jour_rattache`)
+    premiere_entree: datetime | None  # local wall-clock time (naive) of its first entree
+    derniere_sortie: datetime | None  # and of its last sortie
+    minutes_pause: int
+    minutes_travaillees: int
+    nb_pointages: int
+    nb_anomalies: int
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
     """What one punch contributes: the work date it counts on, and to what."""
 
     jour: date
     travail_us: int = 0  # a closed shift's worked microseconds, carried by its sortie
-    anomalie: bool = False
+    anomalie: bool = False  # always `motif_anomalie is not None`
     poste_ferme: bool = False  # the sortie of a closed shift (makes its date a worked day)
+    motif_anomalie: MotifAnomalie | None = None  # why it is an anomaly
+    pause_us: int = 0  # a closed shift's break microseconds, carried by its sortie
+
+    def __post_init__(self) -> None:
+        if self.anomalie != (self.motif_anomalie is not None):
+            raise ValueError("an anomaly has a reason, and only an anomaly has one")
+
+    @classmethod
+    def anomaly(cls, jour: date, motif: MotifAnomalie) -> Attribution:
+        return cls(jour, anomalie=True, motif_anomalie=motif)
 
 
 def instant(clocking: Clocking) -> datetime:
@@ -77,6 +116,11 @@ def order_key(clocking: Clocking) -> tuple[datetime, int, str]:
 
 def local_date(clocking: Clocking) -> date:
     return clocking.horodatage.astimezone(_zone(clocking.fuseau_horaire)).date()
+
+
+def local_time(clocking: Clocking) -> datetime:
+    """The wall-clock time in the punch's zone, naive (SQL `horodatage AT TIME ZONE fuseau`)."""
+    return clocking.horodatage.astimezone(_zone(clocking.fuseau_horaire)).replace(tzinfo=None)
 
 
 @cache
@@ -97,27 +141,32 @@ def attribute(punches: Sequence[Clocking]) -> list[Attribution]:
     for i, punch in enumerate(punches):
         if punch.type_pointage == "entree":
             if opened is not None:
-                result[opened] = Attribution(local_date(punches[opened]), anomalie=True)
+                result[opened] = Attribution.anomaly(local_date(punches[opened]), ENTREE_REPETEE)
             outside(segment)
             opened, segment = i, []
         elif punch.type_pointage == "sortie":
             if opened is None:
-                result[i] = Attribution(local_date(punch), anomalie=True)
+                result[i] = Attribution.anomaly(local_date(punch), SORTIE_SANS_POSTE)
                 outside(segment)
             else:
                 entree = punches[opened]
                 elapsed = instant(punch) - instant(entree)
                 if elapsed > LONGEST_SHIFT:
-                    result[opened] = Attribution(local_date(entree), anomalie=True)
-                    result[i] = Attribution(local_date(punch), anomalie=True)
+                    result[opened] = Attribution.anomaly(local_date(entree), POSTE_TROP_LONG)
+                    result[i] = Attribution.anomaly(local_date(punch), POSTE_TROP_LONG)
                     outside(segment)
                 else:
                     jour = local_date(entree)
-                    worked = elapsed - _breaks(punches, segment, punch)
+                    breaks = _breaks(punches, segment, punch)
                     result[opened] = Attribution(jour)
                     for j in segment:
                         result[j] = Attribution(jour)
-                    result[i] = Attribution(jour, worked // MICROSECOND, poste_ferme=True)
+                    result[i] = Attribution(
+                        jour,
+                        (elapsed - breaks) // MICROSECOND,
+                        poste_ferme=True,
+                        pause_us=breaks // MICROSECOND,
+                    )
             opened, segment = None, []
         else:
             segment.append(i)
@@ -145,35 +194,69 @@ def _breaks(punches: Sequence[Clocking], segment: list[int], sortie: Clocking) -
     return total
 
 
-def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
-    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
-    by_user: dict[str, list[Clocking]] = defaultdict(list)
+def attributed(clockings: Iterable[C]) -> list[tuple[C, Attribution]]:
+    """Each punch not ignored with its attribution: by user, then in `order_key` order (punches
+    equal on it keep the order they are given in)."""
+    by_user: dict[str, list[C]] = defaultdict(list)
     for clocking in clockings:
         if not clocking.ignore:
             by_user[clocking.timemoto_user_id].append(clocking)
-    summaries: list[MonthSummary] = []
+    result: list[tuple[C, Attribution]] = []
     for user in sorted(by_user):
         punches = sorted(by_user[user], key=order_key)
-        months: dict[date, _Month] = defaultdict(_Month)
-        for attribution in attribute(punches):
-            month = months[attribution.jour.replace(day=1)]
-            month.travail_us += attribution.travail_us
-            month.nb_pointages += 1
-            month.nb_anomalies += attribution.anomalie
-            if attribution.poste_ferme:
-                month.jours.add(attribution.jour)
-        summaries += [
-            MonthSummary(
-                timemoto_user_id=user,
-                mois=mois,
-                minutes_travaillees=month.travail_us // MICROSECONDS_PER_MINUTE,
-                jours_travailles=len(month.jours),
-                nb_pointages=month.nb_pointages,
-                nb_anomalies=month.nb_anomalies,
-            )
-            for mois, month in sorted(months.items())
-        ]
-    return summaries
+        result += zip(punches, attribute(punches), strict=True)
+    return result
+
+
+def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
+    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
+    months: dict[tuple[str, date], _Month] = defaultdict(_Month)
+    for clocking, attribution in attributed(clockings):
+        month = months[clocking.timemoto_user_id, attribution.jour.replace(day=1)]
+        month.travail_us += attribution.travail_us
+        month.nb_pointages += 1
+        month.nb_anomalies += attribution.anomalie
+        if attribution.poste_ferme:
+            month.jours.add(attribution.jour)
+    return [
+        MonthSummary(
+            timemoto_user_id=user,
+            mois=mois,
+            minutes_travaillees=month.travail_us // MICROSECONDS_PER_MINUTE,
+            jours_travailles=len(month.jours),
+            nb_pointages=month.nb_pointages,
+            nb_anomalies=month.nb_anomalies,
+        )
+        for (user, mois), month in sorted(months.items())
+    ]
+
+
+def daily_summaries(clockings: Iterable[Clocking]) -> list[DaySummary]:
+    """The rows of `v_pointage_jour`, sorted by (timemoto_user_id, date_travail)."""
+    days: dict[tuple[str, date], _Day] = defaultdict(_Day)
+    for clocking, attribution in attributed(clockings):  # in order: the last sortie wins
+        day = days[clocking.timemoto_user_id, attribution.jour]
+        if clocking.type_pointage == "entree" and day.premiere_entree is None:
+            day.premiere_entree = local_time(clocking)
+        elif clocking.type_pointage == "sortie":
+            day.derniere_sortie = local_time(clocking)
+        day.pause_us += attribution.pause_us
+        day.travail_us += attribution.travail_us
+        day.nb_pointages += 1
+        day.nb_anomalies += attribution.anomalie
+    return [
+        DaySummary(
+            timemoto_user_id=user,
+            date_travail=jour,
+            premiere_entree=day.premiere_entree,
+            derniere_sortie=day.derniere_sortie,
+            minutes_pause=day.pause_us // MICROSECONDS_PER_MINUTE,
+            minutes_travaillees=day.travail_us // MICROSECONDS_PER_MINUTE,
+            nb_pointages=day.nb_pointages,
+            nb_anomalies=day.nb_anomalies,
+        )
+        for (user, jour), day in sorted(days.items())
+    ]
 
 
 @dataclass(slots=True)
@@ -182,3 +265,13 @@ class _Month:
     nb_pointages: int = 0
     nb_anomalies: int = 0
     jours: set[date] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Day:
+    premiere_entree: datetime | None = None
+    derniere_sortie: datetime | None = None
+    pause_us: int = 0
+    travail_us: int = 0
+    nb_pointages: int = 0
+    nb_anomalies: int = 0

@@ -7,6 +7,7 @@ from litestar import Response, get
 
 from service.db.schema import check_schema
 from service.http import paths
+from service.http.openapi import responses
 from service.runtime import Runtime
 
 
@@ -27,7 +28,27 @@ async def health() -> HealthAnswer:
     return HealthAnswer(status="ok")
 
 
-@get(paths.READY)
+READY_ANSWERS = {
+    200: (
+        "The database answers and the schema is complete: punches are stored.",
+        {"ready": {"ready": True, "database_reachable": True, "missing": [], "error": None}},
+    ),
+    503: (
+        "Not ready: the database does not answer or objects are missing. Deliveries are still "
+        "acknowledged (spooled).",
+        {
+            "unreachable": {
+                "ready": False,
+                "database_reachable": False,
+                "missing": [],
+                "error": "the database did not answer in time (connection timeout)",
+            }
+        },
+    ),
+}
+
+
+@get(paths.READY, responses=responses(ReadyAnswer, READY_ANSWERS))
 async def ready(runtime: Runtime) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
     report = await check_schema(runtime.target)

@@ -73,7 +73,7 @@ class Metrics:
         self._evicted_seen = 0
         self.connections_open = Gauge(
             "timemoto_http_connections_open",
-            "HTTP connections open now (GuardedH11Protocol: `python -m service serve`).",
+            "HTTP connections open now (the guarded protocols of service.http.connections).",
             registry=self.registry,
         )
         self.connections_closed = Counter(

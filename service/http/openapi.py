@@ -44,11 +44,13 @@ _EVENT_ID = ATTENDANCE_INSERTED["id"]
 # CONTRACT §1: every answer of the webhook, by HTTP status: (description, {example: body}).
 WEBHOOK_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
     200: (
-        "Acknowledged: stored, a duplicate of an earlier delivery, or another event kept aside.",
+        "Acknowledged: stored, a duplicate of an earlier delivery, a correction applied to the "
+        "one punch it names, or another event kept aside.",
         {
             "stored": {"status": "stored", "event_id": _EVENT_ID},
             "duplicate": {"status": "duplicate", "event_id": _EVENT_ID},
             "ignored": {"status": "ignored", "event_id": _EVENT_ID},
+            "applied": {"status": "applied", "event_id": _EVENT_ID},
         },
     ),
     202: (
@@ -56,15 +58,17 @@ WEBHOOK_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
         {"queued": {"status": "queued", "event_id": _EVENT_ID}},
     ),
     400: (
-        "The body is not JSON.",
-        {"not json": {"status": "error", "reason": "body is not valid JSON: ..."}},
+        "The body is not JSON, or nests deeper than 64 levels.",
+        {
+            "not json": {"status": "error", "reason": "body is not valid JSON: ..."},
+            "too deep": {"status": "error", "reason": "JSON nested deeper than 64 levels"},
+        },
     ),
     401: (
         "The signature is missing or does not match.",
         {
             "signature": {
                 "status": "error",
-                "event_id": _EVENT_ID,
                 "reason": "signature does not match: check Timemoto-Signature and the shared "
                 "secret",
             }
@@ -173,6 +177,55 @@ def webhook_responses() -> dict[int, ResponseSpec]:
     return responses(WebhookAnswer, WEBHOOK_ANSWERS)
 
 
+def _field(kind: OpenAPIType, description: str) -> Schema:
+    return Schema(type=[kind, OpenAPIType.NULL], description=description)
+
+
+def _name(description: str, max_length: int = 200) -> Schema:
+    return Schema(
+        type=OpenAPIType.STRING, min_length=1, max_length=max_length, description=description
+    )
+
+
+# What a delivery holds (CONTRACT §1); any other field is accepted and kept.
+DELIVERY_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["id", "event"],
+    additional_properties=True,
+    properties={
+        "id": _name("Unique per delivery (`tm_…`): the idempotency key."),
+        "event": Schema(
+            type=OpenAPIType.STRING,
+            min_length=1,
+            description="`attendance.inserted`, `attendance.updated`, `attendance.deleted`, "
+            "`user.*`, …",
+        ),
+        "sequence": _field(OpenAPIType.INTEGER, "TimeMoto's sequence number."),
+        "dispatchedAt": _field(OpenAPIType.NUMBER, "Unix seconds."),
+        "data": Schema(
+            type=[OpenAPIType.OBJECT, OpenAPIType.NULL],
+            additional_properties=True,
+            description="The record; for attendance events, the clocking.",
+            properties={
+                "userId": _name("The TimeMoto user."),
+                "timeZone": _name("IANA zone of the local times, e.g. `Africa/Tunis`.", 64),
+                "timeLogged": _field(
+                    OpenAPIType.STRING, "Local wall-clock time, no offset; years 1900 to 2200."
+                ),
+                "timeLoggedRounded": _field(OpenAPIType.STRING, "As `timeLogged`, rounded."),
+                "timeInserted": _field(OpenAPIType.STRING, "UTC, with `Z` and 7 decimals."),
+                "clockingActionTypeId": _field(
+                    OpenAPIType.INTEGER, "0 In, 1 Out, 2 break start, 3 break end."
+                ),
+                "clockingType": _field(OpenAPIType.STRING, "The same in words: `In`, `Out`, …"),
+                "recordIgnored": _field(OpenAPIType.BOOLEAN, "TimeMoto discarded the clocking."),
+                "recordHash": _field(OpenAPIType.INTEGER, "Signed 64-bit: may exceed 2^53."),
+            },
+        ),
+    },
+)
+
+
 @dataclass
 class WebhookOperation(Operation):
     """The webhook reads its raw body itself (the signature covers the bytes), so Litestar sees no
@@ -184,7 +237,7 @@ class WebhookOperation(Operation):
             required=True,
             content={
                 "application/json": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.OBJECT, required=["id", "event"]),
+                    schema=DELIVERY_SCHEMA,
                     examples={"attendance.inserted": Example(value=ATTENDANCE_INSERTED)},
                 )
             },

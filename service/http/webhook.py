@@ -7,6 +7,7 @@ import time
 
 from litestar import Request, Response, post
 from litestar.datastructures import State
+from litestar.exceptions import InternalServerException
 
 from service.domain.signature import HEADER
 from service.http import paths
@@ -24,6 +25,16 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientDisconnected(Exception):
+    """The sender hung up before its body was read: nobody to answer, nothing was received."""
+
+
+# Neither a status of CONTRACT §1 nor an HTTP answer anybody reads: the log and metrics only
+# (499 is nginx's word for it). Not counted as a server error: anyone can hang up.
+CLIENT_DISCONNECTED = "client_disconnected"
+CLIENT_CLOSED_REQUEST = 499
+
+
 async def read_body(request: Request[object, object, State], limit: int) -> bytes:
     """The raw body, refused as soon as it passes `limit` bytes (never buffered whole)."""
     declared = request.headers.get("content-length")
@@ -31,11 +42,14 @@ async def read_body(request: Request[object, object, State], limit: int) -> byte
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    except InternalServerException as exc:  # Litestar's word for "http.disconnect" mid-body
+        raise ClientDisconnected from exc
     return b"".join(chunks)
 
 
@@ -56,6 +70,9 @@ async def receive_pointage(
         answer = await intake.receive(body, request.headers.get(HEADER))
     except BodyTooLarge:
         answer = error(413, f"body over {MAX_BODY_BYTES // 1024} KiB")
+    except ClientDisconnected:
+        report_delivery(metrics, None, time.perf_counter() - started, disconnected=True)
+        return Response(WebhookAnswer("error"), status_code=CLIENT_CLOSED_REQUEST)
     except Exception:
         report_delivery(metrics, None, time.perf_counter() - started)
         raise  # the app's handler answers 500 and logs the traceback
@@ -63,10 +80,16 @@ async def receive_pointage(
     return Response(answer.body, status_code=answer.http_status)
 
 
-def report_delivery(metrics: Metrics, answer: Answer | None, seconds: float) -> None:
-    """The delivery's log line and metrics; `answer` None means it failed with a 500."""
-    http_status = answer.http_status if answer else 500
-    status = answer.body.status if answer else "error"
+def report_delivery(
+    metrics: Metrics, answer: Answer | None, seconds: float, *, disconnected: bool = False
+) -> None:
+    """The delivery's log line and metrics; `answer` None means it failed with a 500, or the
+    sender hung up."""
+    if disconnected:
+        http_status, status = CLIENT_CLOSED_REQUEST, CLIENT_DISCONNECTED
+    else:
+        http_status = answer.http_status if answer else 500
+        status = answer.body.status if answer else "error"
     described = answer.described if answer else None
     metrics.observe_delivery(status, http_status, seconds)
     log.log(

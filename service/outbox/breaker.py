@@ -1,10 +1,12 @@
 """The circuit breaker: may deliveries go to the database now, or straight to the spool?
 
-Once a write fails for want of the database, the breaker opens (`database_up` is False) and
-deliveries go straight to the spool without waiting for another timeout. A probe (bounded by the
-connect timeout) applies the schema when it is missing and SCHEMA_AUTO_APPLY is on, and closes the
-breaker when database and schema are both there. Each change of state is logged once, with what to
-do about it, never once per probe or per delivery.
+A write that fails for want of the database (connection refused, lost or timed out, missing
+tables, ...) makes the breaker suspect an outage; a failed write alone never decides it: a probe
+does, at once (bounded by the connect timeout). When the probe finds the database gone, the breaker
+opens (`database_up` is False) and deliveries go straight to the spool without waiting for
+another timeout. The probe applies the schema when it is missing and SCHEMA_AUTO_APPLY is on, and
+closes the breaker when database and schema are both there. Each change of state is logged once,
+with what to do about it, never once per probe or per delivery.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Breaker:
         self.database_up = True  # until a probe or a write says otherwise
         self.pool_stale = False  # the pooled connections may be silent or dead: start afresh
         self.wake = asyncio.Event()  # the drainer's: something to probe or to drain
+        self.suspected = False  # a write failed for want of the database: probe now
         self._state = "unknown"
         self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
         self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
@@ -37,12 +40,28 @@ class Breaker:
     def spool_path(self) -> Path:
         return self._spool.path
 
+    def write_failed(self, problem: DatabaseProblem) -> None:
+        """A write failed for want of the database, it seems: a probe decides, now. A table or
+        column missing is the exception: the probe checks the contract's objects only, so it
+        could not see a dropped column; the breaker opens at once, and each later probe lets one
+        write find out whether it is back."""
+        if problem.kind is Outage.SCHEMA_MISSING:
+            self.trip(problem)
+        else:
+            self.suspect(problem)
+
     def trip(self, problem: DatabaseProblem) -> None:
-        """A write failed for want of the database: open the breaker and start probing."""
         if self.database_up:
             self.pool_stale = True
         self.problem = problem
         self._down(problem.sentence, self._advice(problem))
+        self.wake.set()
+
+    def suspect(self, problem: DatabaseProblem) -> None:
+        if self.database_up and not self.suspected:
+            log.debug("write failed (%s): probing the database", problem)
+            self.suspected = True
+            self.pool_stale = True  # its connections may be silent or dead: start afresh
         self.wake.set()
 
     def spooled(self) -> None:
@@ -81,6 +100,13 @@ class Breaker:
             f"and kept in the spool {self._spool.path}; they are written to pointage "
             f"automatically once it is back. To do: {todo}."
         )
+
+    async def decide(self) -> bool:
+        """True while deliveries may go to the database: a probe settles a suspicion first."""
+        if self.suspected:
+            self.suspected = False
+            return await self.probe()
+        return self.database_up
 
     async def probe(self) -> bool:
         """Is the database there with the whole schema (applying it if allowed)? Sets the state.

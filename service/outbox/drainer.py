@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from service.db.errors import DatabaseUnavailable, DeliveryRefused
+from service.db.errors import DatabaseProblem, DatabaseUnavailable, DeliveryRefused
 from service.db.store import DeliveryStore
-from service.domain.delivery import InvalidDelivery, NotJson, decode, parse_delivery
+from service.domain.delivery import Delivery, InvalidDelivery, NotJson, decode, parse_delivery
 from service.outbox.breaker import Breaker
 from service.outbox.spool import Spool, SpooledDelivery, SpoolError
 
@@ -27,6 +28,24 @@ PROBE_MAX_DELAY = 5.0
 RETRY_DELAY = 30.0  # a delivery the database refused for its own content is tried again after
 MAX_ATTEMPTS = 5  # ... that many times, then it goes to the quarantine (never dropped)
 BATCH = 100
+
+
+class Fate(enum.Enum):
+    WRITTEN = "written"  # committed, or already there
+    INVALID = "invalid"  # no longer passes validation (a rule changed since it was spooled)
+    REFUSED = "refused"  # the database refuses it for its content
+    OUTAGE = "outage"  # the database could not take it
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    fate: Fate
+    reason: str = ""
+    problem: DatabaseProblem | None = None
+
+
+def _is_punch(delivery: Delivery | None) -> bool:
+    return delivery is not None and delivery.punch is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,46 +72,94 @@ class Drainer:
         self._task: asyncio.Task[None] | None = None
 
     async def drain(self) -> DrainResult:
-        """Write the spooled deliveries in order of arrival; stop at the first outage."""
+        """Write the spooled deliveries, oldest first, a chunk at a time; stop at an outage.
+
+        A chunk's punches go through the group commit together (their order does not matter:
+        worked time follows the punches' instants); its other events follow one by one, in
+        order of arrival (two corrections of one clocking must apply in their order). What was
+        committed leaves the spool in one transaction.
+        """
         written, after = 0, 0
-        while batch := await asyncio.to_thread(self._spool.oldest, BATCH, after):
-            for item in batch:
-                after = item.seq
-                outage = await self._write(item)
-                if outage:
-                    return DrainResult(written, await asyncio.to_thread(self._spool.pending))
-                if outage is None:
-                    written += 1
-                    available = self._breaker.available()
-                    self._breaker.confirmed_up(f"{available}; writing the spooled deliveries")
+        while chunk := await asyncio.to_thread(self._spool.oldest, BATCH, after):
+            after = chunk[-1].seq
+            outcomes: dict[int, Outcome] = {}
+            deliveries: dict[int, Delivery] = {}
+            for item in chunk:
+                try:
+                    deliveries[item.seq] = parse_delivery(decode(item.body))
+                except (NotJson, InvalidDelivery) as exc:
+                    outcomes[item.seq] = Outcome(Fate.INVALID, str(exc))
+            punches = [item for item in chunk if _is_punch(deliveries.get(item.seq))]
+            for item, outcome in zip(
+                punches,
+                await asyncio.gather(
+                    *(self._write(item, deliveries[item.seq]) for item in punches)
+                ),
+                strict=True,
+            ):
+                outcomes[item.seq] = outcome
+            for item in chunk:
+                if item.seq in deliveries and item.seq not in outcomes:
+                    outcomes[item.seq] = await self._write(item, deliveries[item.seq])
+            committed = [seq for seq, outcome in outcomes.items() if outcome.fate is Fate.WRITTEN]
+            await asyncio.to_thread(self._spool.remove_many, committed)  # only after the commit
+            if committed:
+                written += len(committed)
+                available = self._breaker.available()
+                self._breaker.confirmed_up(f"{available}; writing the spooled deliveries")
+            if not await self._settle_failures(chunk, outcomes):
+                return DrainResult(written, await asyncio.to_thread(self._spool.pending))
         left = await asyncio.to_thread(self._spool.pending)
         if written:
             log.info("spool: %d deliveries written to the database, %d left", written, left)
             await asyncio.to_thread(self._spool.compact)  # room back on disk, the reserve too
         return DrainResult(written, left)
 
-    async def _write(self, item: SpooledDelivery) -> bool | None:
-        """None: written (or already there); False: refused for its content; True: outage."""
-        try:
-            delivery = parse_delivery(decode(item.body))
-        except (NotJson, InvalidDelivery) as exc:
-            await asyncio.to_thread(self._spool.move_to_quarantine, item, str(exc))
-            return False
+    async def _write(self, item: SpooledDelivery, delivery: Delivery) -> Outcome:
         try:
             await self._store.record(delivery, item.received_at)
         except DatabaseUnavailable as exc:
-            await asyncio.to_thread(self._spool.failed, item.seq, str(exc.problem))
-            self._breaker.trip(exc.problem)
-            return True
+            return Outcome(Fate.OUTAGE, str(exc.problem), exc.problem)
         except DeliveryRefused as exc:
-            reason = str(exc.problem)
-            await asyncio.to_thread(self._spool.failed, item.seq, reason)
-            log.error("spooled delivery %s refused by the database: %s", item.event_id, reason)
+            return Outcome(Fate.REFUSED, f"refused by the database: {exc.problem}")
+        return Outcome(Fate.WRITTEN)
+
+    async def _settle_failures(
+        self, chunk: list[SpooledDelivery], outcomes: dict[int, Outcome]
+    ) -> bool:
+        """Quarantine what can never be written; False when the database is gone."""
+        outages = []
+        for item in chunk:
+            outcome = outcomes[item.seq]
+            if outcome.fate is Fate.INVALID:
+                await asyncio.to_thread(self._spool.move_to_quarantine, item, outcome.reason)
+            elif outcome.fate is Fate.REFUSED:
+                await self._set_aside(item, outcome.reason)
+            elif outcome.fate is Fate.OUTAGE:
+                await asyncio.to_thread(self._spool.failed, item.seq, outcome.reason)
+                outages.append(item)
+        if not outages:
+            return True
+        problem = outcomes[outages[0].seq].problem
+        assert problem is not None
+        self._breaker.write_failed(problem)
+        if not await self._breaker.decide():
+            return False  # the database is gone: the spool waits, in order
+        # The database is there: those failures were the deliveries' own. They are tried again
+        # later, then set aside, but never hold up the ones behind them.
+        for item in outages:
             if item.attempts + 1 >= MAX_ATTEMPTS:
-                await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
-            return False
-        await asyncio.to_thread(self._spool.remove, item.seq)  # only after the commit
-        return None
+                await self._set_aside(item, outcomes[item.seq].reason)
+        return True
+
+    async def _set_aside(self, item: SpooledDelivery, reason: str) -> None:
+        """The safety net: the intake's checks should make this never happen."""
+        log.warning(
+            "spooled delivery %s moved to the quarantine, the database refuses it: %s",
+            item.event_id,
+            reason,
+        )
+        await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
 
     async def drain_once(self) -> DrainResult:
         """Probe, then drain if the database is there (`python -m service spool drain`)."""
@@ -120,7 +187,9 @@ class Drainer:
                 if breaker.pool_stale:
                     breaker.pool_stale = False
                     await self._reset_pool()
-                if not breaker.database_up:
+                if breaker.suspected:
+                    await breaker.decide()
+                elif not breaker.database_up:
                     await breaker.probe()
                 left = (await self.drain()).left if breaker.database_up else 1
             except SpoolError as exc:

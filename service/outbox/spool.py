@@ -209,6 +209,14 @@ class Spool:
                 side = self.path.with_name(self.path.name + suffix)
                 if side.exists() and side.stat().st_mode & 0o077:
                     side.chmod(0o600)
+            # The ids waiting for this database, in memory: the webhook asks on every delivery
+            # whether one is already queued, and should not need a thread and a query for it.
+            self._waiting = {
+                str(event_id)
+                for (event_id,) in self._db.execute(
+                    "SELECT event_id FROM delivery WHERE database_key = ?", (database_key,)
+                )
+            }
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(f"cannot open the spool {self.path}: {_reason(exc)}") from exc
         self.ensure_reserve()
@@ -322,7 +330,13 @@ class Spool:
             body,
             received_at.isoformat(),
         )
+        self._waiting.add(event_id)
         return bool(rows)
+
+    def may_hold(self, event_id: str) -> bool:
+        """Cheap, on the event loop: False means this process never spooled that id (another
+        process may have: then the write finds it a duplicate). True: ask `contains`."""
+        return event_id in self._waiting
 
     def contains(self, event_id: str) -> bool:
         return bool(
@@ -363,7 +377,22 @@ class Spool:
 
     def remove(self, seq: int) -> None:
         """Forget a delivery; only once the database has committed it."""
-        self._draining(lambda: self._db.execute("DELETE FROM delivery WHERE seq = ?", (seq,)))
+        self.remove_many([seq])
+
+    def remove_many(self, seqs: list[int]) -> None:
+        """Forget deliveries the database has committed, in one transaction.
+
+        It makes room: on a full disk it may use the reserve.
+        """
+        if not seqs:
+            return
+        marks = ", ".join("?" * len(seqs))
+        removed = self._draining(
+            lambda: self._db.execute(
+                f"DELETE FROM delivery WHERE seq IN ({marks}) RETURNING event_id", seqs
+            ).fetchall()
+        )
+        self._waiting.difference_update(str(event_id) for (event_id,) in removed)
 
     def failed(self, seq: int, error: str) -> None:
         """Note a failed attempt; best effort (on a full disk the note is skipped, not the row)."""
@@ -439,7 +468,14 @@ class Spool:
                     done.append(Retargeted(other.database_label, moved, duplicates))
             return done
 
-        return self._draining(move)
+        done = self._draining(move)
+        self._waiting = {
+            str(event_id)
+            for (event_id,) in self._run(
+                "SELECT event_id FROM delivery WHERE database_key = ?", self.database_key
+            )
+        }
+        return done
 
     # -- the quarantine -------------------------------------------------------------------------
 
@@ -474,6 +510,7 @@ class Spool:
                 return self._evict(db)
 
         self._evicted(self._draining(move))
+        self._waiting.discard(delivery.event_id)
 
     def _evict(self, db: sqlite3.Connection) -> list[str | None]:
         """Oldest first, until the quarantine is within both bounds (the newest always stays)."""
@@ -543,6 +580,7 @@ class Spool:
                         ),
                     )
                     db.execute("DELETE FROM quarantine WHERE seq = ?", (item.seq,))
+                self._waiting.add(event_id)
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {_reason(exc)}") from exc
 

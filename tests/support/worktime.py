@@ -1,5 +1,6 @@
 """Punches for the worked-time tests, and the database side of them: one asyncpg connection on
-its own event loop, inserting through the real trigger and reading `pointage_resume` back."""
+its own event loop, inserting through the real trigger and reading back `pointage_resume`, the
+anomaly reasons of `pointage` and the day rows of `v_pointage_jour`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from service.domain.delivery import Punch, TypePointage
-from service.domain.worktime import MonthSummary, local_date
+from service.domain.delivery import Punch
+from service.domain.timemoto import TypePointage
+from service.domain.worktime import DaySummary, MonthSummary, local_date
 
 _ids = itertools.count(1)
 
@@ -29,6 +31,18 @@ ON CONFLICT (event_id) DO NOTHING
 SUMMARY_SQL = """
 SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages, nb_anomalies
   FROM pointage_resume WHERE timemoto_user_id = ANY ($1::text[]) ORDER BY timemoto_user_id, mois
+"""
+
+REASONS_SQL = """
+SELECT event_id, motif_anomalie, anomalie, pause_us
+  FROM pointage WHERE timemoto_user_id = ANY ($1::text[]) AND NOT ignore
+"""
+
+DAYS_SQL = """
+SELECT timemoto_user_id, date_travail, premiere_entree, derniere_sortie, minutes_pause,
+       minutes_travaillees, nb_pointages, nb_anomalies
+  FROM v_pointage_jour WHERE timemoto_user_id = ANY ($1::text[])
+ ORDER BY timemoto_user_id, date_travail
 """
 
 
@@ -107,6 +121,16 @@ class PunchDatabase:
 
     def summaries(self, users: Sequence[str]) -> list[MonthSummary]:
         return [MonthSummary(*r) for r in self.fetch(SUMMARY_SQL, list(users))]
+
+    def reasons(self, users: Sequence[str]) -> dict[str, tuple[str | None, int]]:
+        """Each punch not ignored: event_id -> (motif_anomalie, pause_us). Checks that `anomalie`
+        says the same as the reason."""
+        rows = self.fetch(REASONS_SQL, list(users))
+        assert all(r["anomalie"] == (r["motif_anomalie"] is not None) for r in rows)
+        return {r["event_id"]: (r["motif_anomalie"], r["pause_us"]) for r in rows}
+
+    def days(self, users: Sequence[str]) -> list[DaySummary]:
+        return [DaySummary(*r) for r in self.fetch(DAYS_SQL, list(users))]
 
     def close(self) -> None:
         self.run(self._connection.close())
