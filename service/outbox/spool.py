@@ -279,16 +279,18 @@ class Spool:
         )
         return True
 
-    def _draining(self, work: Callable[[], T]) -> T:
-        """A write that makes room (delete, move): on a full disk, release the reserve and retry."""
+    def _draining(self, work: Callable[[], T], small: Callable[[], T] | None = None) -> T:
+        """A write that makes room (delete, move): on a full disk, release the reserve and retry,
+        as `small` steps if given (one row per transaction: the WAL never has to grow much)."""
         with self._lock:
             try:
                 return work()
             except sqlite3.Error as exc:
-                if not (_is_full(exc) and self._release_reserve()):
+                if not _is_full(exc):
                     raise SpoolError(f"spool {self.path}: {_reason(exc)}") from exc
+                self._release_reserve()  # it may be gone already: then the small steps may do
             try:
-                return work()
+                return (small or work)()
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {_reason(exc)}") from exc
 
@@ -386,12 +388,16 @@ class Spool:
         """
         if not seqs:
             return
-        marks = ", ".join("?" * len(seqs))
-        removed = self._draining(
-            lambda: self._db.execute(
-                f"DELETE FROM delivery WHERE seq IN ({marks}) RETURNING event_id", seqs
-            ).fetchall()
-        )
+
+        def delete(batch: list[int]) -> list[tuple[object, ...]]:
+            marks = ", ".join("?" * len(batch))
+            sql = f"DELETE FROM delivery WHERE seq IN ({marks}) RETURNING event_id"
+            return self._db.execute(sql, batch).fetchall()
+
+        def one_by_one() -> list[tuple[object, ...]]:
+            return [row for seq in seqs for row in delete([seq])]
+
+        removed = self._draining(lambda: delete(seqs), one_by_one)
         self._waiting.difference_update(str(event_id) for (event_id,) in removed)
 
     def failed(self, seq: int, error: str) -> None:
