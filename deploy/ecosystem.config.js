@@ -24,6 +24,11 @@ module.exports = {
         "--port", "8000",
         // In-flight requests get up to 20 s after SIGTERM; pm2 waits 30 s before SIGKILL.
         "--timeout-graceful-shutdown", "20",
+        // Idle and half-sent connections cannot starve the webhook (README "Connections").
+        "--http", "service.http.connections:GuardedHttpToolsProtocol",
+        "--timeout-keep-alive", "5",
+        "--limit-concurrency", "4096",
+        "--h11-max-incomplete-event-size", "16384",
       ],
       interpreter: "none",
       exec_mode: "fork",

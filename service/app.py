@@ -11,7 +11,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from service.http import paths
+from service.db.embedded import EmbeddedError, check_data_dir
+from service.http import connections, paths
 from service.http.export import export_month
 from service.http.health import health, ready
 from service.http.metrics import Metrics, prometheus_metrics
@@ -21,6 +22,7 @@ from service.http.verifier import verifier_tables_pointage
 from service.http.webhook import receive_pointage
 from service.intake import Intake
 from service.logs import configure_logging, secrets_of
+from service.outbox.spool import SpoolError, check_spool_dir
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
 from service.shutdown import exit_cleanly_after_shutdown
@@ -47,10 +49,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     try:
         settings = settings or Settings.from_env()
         settings.require_secret()
-    except ConfigurationError as exc:
+        check_spool_dir(settings.spool_dir)
+        if settings.database_url is None:
+            check_data_dir(settings.data_dir)
+    except (ConfigurationError, SpoolError, EmbeddedError) as exc:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
     secrets = secrets_of(settings.webhook_secrets, settings.database_url)
     secrets += [settings.admin_password] if settings.admin_password else []
+    connections.configure(settings.header_timeout, settings.max_connections)
     # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
     configure_logging(
         settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]

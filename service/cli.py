@@ -8,16 +8,19 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 
+from service.db.embedded import EmbeddedError, check_data_dir
 from service.db.engine import DatabaseTarget, resolve_database_url
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
+from service.http.connections import uvicorn_options
 from service.outbox.drainer import DrainResult
 from service.outbox.requeue import Requeued, requeue_quarantine
-from service.outbox.spool import SPOOL_FILE, Spool, SpoolError
-from service.runtime import Runtime
+from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
+from service.runtime import Runtime, open_spool
 from service.settings import ConfigurationError, Settings
 
 
@@ -29,14 +32,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     settings.require_secret()  # one line now rather than a traceback from the factory
+    check_spool_dir(settings.spool_dir)
+    if settings.database_url is None:
+        check_data_dir(settings.data_dir)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        **uvicorn_options(settings.keepalive_timeout, settings.limit_concurrency),
     )
     return 0
+
+
+GRACEFUL_SHUTDOWN_S = 20  # requests in flight may finish this long after SIGTERM
 
 
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:
@@ -50,21 +61,19 @@ def db_apply(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _pending(settings: Settings, target: DatabaseTarget) -> int:
-    if not (settings.spool_dir / SPOOL_FILE).exists():
-        return 0  # no spool yet: nothing waits, and verifying creates nothing
-    spool = Spool(settings.spool_dir, target.key, target.label)
-    try:
-        return spool.pending()
-    finally:
-        spool.close()
-
-
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
-    from service.http.verifier import verifier_answer  # the endpoint's JSON, not its server
+    # the endpoint's JSON, not its server
+    from service.http.verifier import SpoolState, spool_state, verifier_answer
 
     target = _target(settings)
-    answer = verifier_answer(asyncio.run(check_schema(target)), _pending(settings, target))
+    state = SpoolState(pending=0)
+    if (settings.spool_dir / SPOOL_FILE).exists():  # no spool yet: nothing waits, none is made
+        spool = open_spool(settings, target)
+        try:
+            state = spool_state(spool)
+        finally:
+            spool.close()
+    answer = verifier_answer(asyncio.run(check_schema(target)), state)
     print(msgspec.json.format(msgspec.json.encode(answer)).decode())
     return 0 if answer.ok else 1
 
@@ -74,7 +83,7 @@ def db_verify(settings: Settings, _: argparse.Namespace) -> int:
 
 def _spool(settings: Settings) -> tuple[DatabaseTarget, Spool]:
     target = _target(settings)
-    return target, Spool(settings.spool_dir, target.key, target.label)
+    return target, open_spool(settings, target)
 
 
 def spool_status(settings: Settings, _: argparse.Namespace) -> int:
@@ -83,19 +92,66 @@ def spool_status(settings: Settings, _: argparse.Namespace) -> int:
         status = spool.status()
     finally:
         spool.close()
+    report = asyncio.run(check_schema(target))
+    now = report.outage.sentence if report.outage else "available, pointage schema in place"
     print(f"spool: {spool.path}")
     print(f"database: {target.label}")
+    print(f"database now: {now}")
     print(f"pending: {status.pending}")
     print(f"oldest: {status.oldest.isoformat() if status.oldest else '-'}")
-    print(f"last error: {status.last_error or '-'}")
-    print(f"quarantine: {status.quarantined}")
+    print(f"last error: {status.last_error or (now if report.outage else '-')}")
+    print(
+        f"quarantine: {status.quarantined} ({status.quarantine_bytes} bytes; at most "
+        f"{spool.quarantine_max_count} deliveries and {spool.quarantine_max_bytes} bytes)"
+    )
+    print(f"stranded: {status.stranded_count}")
     for stranded in status.stranded:
-        print(f"stranded: {stranded.pending} for {stranded.database_label}")
+        oldest = stranded.oldest.isoformat() if stranded.oldest else "-"
+        print(f"stranded: {stranded.pending} for {stranded.database_label} (oldest {oldest})")
         print(
             f"warning: {stranded.pending} deliveries wait for another database "
-            f"({stranded.database_label}); they drain only with DATABASE_URL pointing there",
+            f"({stranded.database_label}); they drain only with DATABASE_URL pointing there, or "
+            "after `python -m service spool retarget --yes` moves them to this one",
             file=sys.stderr,
         )
+    return 0
+
+
+RETARGET_LISTED = 20  # deliveries listed one by one; the rest are counted
+
+
+def spool_retarget(settings: Settings, args: argparse.Namespace) -> int:
+    """List the stranded deliveries; with --yes, move them to this database and drain them."""
+    target, spool = _spool(settings)
+    try:
+        stranded = spool.stranded()
+        listed = spool.stranded_deliveries(RETARGET_LISTED)
+        if not stranded:
+            print(f"nothing stranded: every spooled delivery is for {target.label}")
+            return 0
+        total = sum(s.pending for s in stranded)
+        verb = "moving" if args.yes else "would move"
+        for other in stranded:
+            print(
+                f"{verb} {other.pending} deliveries from {other.database_label} to {target.label}"
+            )
+        for label, event_id, received_at in listed:
+            print(f"  {event_id}  received {received_at.isoformat()}  (for {label})")
+        if total > len(listed):
+            print(f"  … and {total - len(listed)} more")
+        if not args.yes:
+            print("nothing moved: run `python -m service spool retarget --yes` to move them")
+            return 0
+        for done in spool.retarget():
+            extra = f" ({done.duplicates} already waiting here: dropped)" if done.duplicates else ""
+            print(f"moved {done.moved} deliveries from {done.database_label}{extra}")
+    finally:
+        spool.close()
+    result, reason = asyncio.run(_drain(settings))
+    print(f"written: {result.written}, left: {result.left}")
+    if result.left:
+        print(f"{result.left} deliveries left in the spool: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -196,7 +252,7 @@ def _writable(output: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    parser = OneLineParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP service")
     serve_parser.add_argument("--host")
@@ -234,12 +290,37 @@ def main(argv: list[str] | None = None) -> int:
         help="the file to write (default: pointage-YYYY-MM.xlsx here; - for stdout)",
     )
     export_parser.set_defaults(run=export)
+    retarget = spool.add_parser(
+        "retarget",
+        help="list deliveries stranded for another database; --yes moves them to this one",
+    )
+    retarget.add_argument(
+        "--yes", action="store_true", help="move them to DATABASE_URL's database and write them"
+    )
+    retarget.set_defaults(run=spool_retarget)
     args = parser.parse_args(argv)
     try:
         return int(args.run(Settings.from_env(), args))
-    except (ConfigurationError, SpoolError) as exc:
+    except (ConfigurationError, SpoolError, EmbeddedError) as exc:
         print(f"timemoto-pointage: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"timemoto-pointage: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _os_error(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr (and exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,11 +25,18 @@ FIELDS = "fields"  # the `extra` key that carries a record's structured fields
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _MARK = "_timemoto_pointage"  # tags our handler so configuring twice replaces it
 
-_DATABASE_URL = re.compile(r"\bpostgres(?:ql)?(?:\+\w+)?://\S*", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+_URL_END = r"[^\s\"'<>]"  # a URL in a line ends at a space or a quote (JSON, repr)
+_DATABASE_URL = re.compile(rf"\bpostgres(?:ql)?(?:\+\w+)?://{_URL_END}*", re.IGNORECASE)
+# The credentials of a URL end at its last `@`: a password may hold `@`, `/` or `:` unencoded.
+_URL_PASSWORD = re.compile(rf"(\b[a-z][a-z0-9+.-]*://[^:/@\s\"'<>]*:){_URL_END}+@", re.IGNORECASE)
+_SECRET_PAIR = re.compile(
+    r"((?:password|passwd|pgpassword|secret)[\"']?\s*[=:]\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,;&\"'}]+)",
+    re.IGNORECASE,
+)
 _SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
+REDACTED = "[redacted]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_SHORTEST_SECRET = 4  # shorter "secrets" would blank out ordinary words
 
 
 def fields(**values: Any) -> dict[str, dict[str, Any]]:
@@ -36,21 +44,42 @@ def fields(**values: Any) -> dict[str, dict[str, Any]]:
     return {FIELDS: values}
 
 
+def looks_secret(secret: str) -> bool:
+    """Can this secret be removed wherever it appears without blanking ordinary words?
+
+    A password like `postgres` or `pointage` is also a word the log uses: it is removed only
+    where it stands as a secret (in a URL, after `password=`). One with a digit or a sign, or
+    long, is removed everywhere.
+    """
+    return len(secret) >= 16 or (len(secret) >= 6 and not secret.isalpha())
+
+
 class Redactor:
-    """Removes the given secrets, any database URL, URL passwords and HMAC-SHA256 hex digests."""
+    """Removes secrets where they appear as secrets: URL passwords (any characters), database
+    URLs, `password=`/`secret=` pairs, HMAC-SHA256 hex digests, and the given secrets that
+    `looks_secret` (the others only in those places)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so that a secret containing another one is removed whole.
-        self._secrets = sorted(
-            {s for s in secrets if len(s) >= _SHORTEST_SECRET}, key=len, reverse=True
-        )
+        self._secrets = sorted({s for s in secrets if looks_secret(s)}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
+            text = text.replace(secret, REDACTED)
         text = _DATABASE_URL.sub("[database url]", text)
-        text = _URL_PASSWORD.sub(r"\1[redacted]@", text)
+        text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+        text = _SECRET_PAIR.sub(rf"\1{REDACTED}", text)
         return _SIGNATURE.sub("[signature]", text)
+
+    def values(self, value: Any) -> Any:
+        """The same, applied to every string inside a structure (before it is JSON-encoded)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, Mapping):
+            return {k: self.values(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.values(v) for v in value]
+        return value
 
 
 def secrets_of(webhook_secrets: Iterable[str], database_url: str | None) -> list[str]:
@@ -58,7 +87,9 @@ def secrets_of(webhook_secrets: Iterable[str], database_url: str | None) -> list
     secrets = list(webhook_secrets)
     if database_url:
         try:
-            password = make_url(database_url).password
+            from service.settings import database_url_of  # the lenient parse: `@` in a password
+
+            password = make_url(database_url_of(database_url)).password
         except Exception:  # noqa: BLE001 - an unparsable URL still gets the URL patterns
             password = None
         if password:
@@ -91,7 +122,9 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return self._redact(json.dumps(line, ensure_ascii=False, default=str))
+        # Each value is redacted before encoding, so a pattern never eats into the JSON around it.
+        redacted = self._redact.values(json.loads(json.dumps(line, default=str)))
+        return json.dumps(redacted, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -139,6 +172,40 @@ class SkipPaths(logging.Filter):
         return True
 
 
+class AcceptErrorsOncePerMinute(logging.Filter):
+    """asyncio's "socket.accept() out of system resource" (EMFILE), at most once a minute.
+
+    asyncio logs it with a traceback every time it retries accepting (once a second per
+    listener): a log that grows by megabytes a minute. The first of each minute becomes one line
+    saying what it means and what to do; the others are counted and dropped.
+    """
+
+    interval = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: float | None = None
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("socket.accept() out of system resource"):
+            return True
+        now = record.created
+        if self._last is not None and now - self._last < self.interval:
+            self._dropped += 1
+            return False
+        dropped, self._dropped, self._last = self._dropped, 0, now
+        record.msg = (
+            "out of file descriptors: new connections cannot be accepted (accept(): too many "
+            "open files; limit %d). Raise LimitNOFILE, or lower MAX_CONNECTIONS / "
+            "HEADER_TIMEOUT. Logged at most once a minute; %d such errors since the last line."
+        )
+        record.args = (resource.getrlimit(resource.RLIMIT_NOFILE)[0], dropped)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def configure_logging(
     level: str, log_format: str, secrets: Iterable[str], skip_access_paths: Iterable[str] = ()
 ) -> None:
@@ -156,6 +223,9 @@ def configure_logging(
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, AcceptErrorsOncePerMinute) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(AcceptErrorsOncePerMinute())
     access = logging.getLogger("uvicorn.access")
     for old_filter in [f for f in access.filters if isinstance(f, SkipPaths)]:
         access.removeFilter(old_filter)

@@ -17,10 +17,34 @@ from service.db.store import DeliveryStore
 from service.intake import Intake
 from service.outbox.breaker import Breaker
 from service.outbox.drainer import Drainer
-from service.outbox.spool import Spool
+from service.outbox.spool import Spool, Stranded
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def open_spool(settings: Settings, target: DatabaseTarget) -> Spool:
+    """The spool of SPOOL_DIR, seen from `target`, with the quarantine's bounds."""
+    return Spool(
+        settings.spool_dir,
+        target.key,
+        target.label,
+        quarantine_max_count=settings.quarantine_max_count,
+        quarantine_max_bytes=settings.quarantine_max_bytes,
+    )
+
+
+def stranded_warning(other: Stranded, here: str) -> str:
+    """The start-up line about deliveries spooled for another database (never a password)."""
+    since = f", the oldest from {other.oldest.isoformat()}" if other.oldest else ""
+    return (
+        f"spool: {other.pending} deliveries are stranded: they were spooled for database "
+        f"{other.database_label}{since}, and DATABASE_URL now names {here}. A spool only drains "
+        "into the database it was written for, so they stay there. If that database was a "
+        "mistake (a corrected DATABASE_URL), `python -m service spool retarget` lists them and "
+        "`python -m service spool retarget --yes` writes them here; otherwise point "
+        "DATABASE_URL back to it until they drain."
+    )
 
 
 @dataclass(slots=True)
@@ -42,14 +66,16 @@ class Runtime:
         engine = create_engine(target, settings.pool_timeout)
         store = DeliveryStore(session_factory(engine))
         # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
-        spool = await asyncio.to_thread(Spool, settings.spool_dir, target.key, target.label)
+        spool = await asyncio.to_thread(open_spool, settings, target)
         auto_apply = settings.schema_auto_apply if schema_auto_apply is None else schema_auto_apply
         breaker = Breaker(target, spool, schema_auto_apply=auto_apply)
 
         async def reset_pool() -> None:
             await engine.dispose(close=False)  # closing a silent connection could hang
 
-        drainer = Drainer(store, spool, breaker, reset_pool)
+        drainer = Drainer(
+            store, spool, breaker, reset_pool, probe_max_delay=settings.probe_max_delay
+        )
         # TimeMoto waits for its answer at most DB_CONNECT_TIMEOUT: then the spool has it.
         intake = Intake(
             settings.webhook_secrets, store, spool, breaker, patience=settings.connect_timeout
@@ -61,6 +87,8 @@ class Runtime:
         """Open, probe (applying a missing schema when allowed), and start the drainer."""
         runtime = await cls.open(settings)
         log.info("database: %s; spool: %s", runtime.target.label, runtime.spool.path)
+        for other in await asyncio.to_thread(runtime.spool.stranded):
+            log.warning("%s", stranded_warning(other, runtime.target.label))
         await runtime.breaker.probe()
         runtime.drainer.start()
         return runtime

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -36,6 +38,59 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
     if value <= 0:
         raise ConfigurationError(f"{key} must be positive")
     return value
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    try:
+        value = int(env.get(key) or default)
+    except ValueError as exc:
+        raise ConfigurationError(f"{key} must be a whole number, not {env[key]!r}") from exc
+    if value <= 0:
+        raise ConfigurationError(f"{key} must be positive")
+    return value
+
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+URL_SHAPE = "postgresql://user:password@host:5432/database"
+
+
+def database_url_of(raw: str) -> str:
+    """DATABASE_URL checked and written canonically, or ConfigurationError in one line.
+
+    Any PostgreSQL URL (postgres://, postgresql://, postgresql+driver://). The password may hold
+    any character, even an unencoded `@` or `/`: the credentials end at the last `@`. The message
+    never repeats the URL (it may hold a password).
+    """
+    text = raw.strip()
+    match = _SCHEME.match(text)
+    if match is None:
+        raise ConfigurationError(
+            f"DATABASE_URL is not a PostgreSQL URL: it has no scheme (expected {URL_SHAPE})"
+        )
+    scheme = match["scheme"].lower()
+    if scheme.split("+")[0] not in ("postgres", "postgresql"):
+        raise ConfigurationError(
+            f"DATABASE_URL is not a PostgreSQL URL: its scheme is {scheme}:// "
+            f"(expected {URL_SHAPE})"
+        )
+    rest = match["rest"]
+    userinfo, at, location = rest.rpartition("@")
+    credentials = ""
+    if at:
+        user, colon, password = userinfo.partition(":")
+        credentials = quote(unquote(user), safe="")
+        if colon and password:
+            credentials += ":" + quote(unquote(password), safe="")
+        credentials += "@"
+    url = f"postgresql://{credentials}{location}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a valid URL: {exc}") from None
+    if any(c.isspace() for c in location):
+        raise ConfigurationError("DATABASE_URL is not a valid URL: it contains spaces")
+    return url
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
@@ -80,6 +135,13 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     # The workshop's own zone: when a month is over (an export before then is provisional).
     working_timezone: str = "Africa/Tunis"
+    quarantine_max_count: int = 10_000
+    quarantine_max_bytes: int = 64 * 1024 * 1024
+    probe_max_delay: float = 5.0
+    keepalive_timeout: float = 5.0
+    header_timeout: float = 10.0
+    limit_concurrency: int = 4096
+    max_connections: int | None = None  # None: from the file descriptor limit
 
     @classmethod
     def from_env(
@@ -94,7 +156,7 @@ class Settings:
             raise ConfigurationError(f"PORT must be an integer, not {env['PORT']!r}") from exc
         return cls(
             webhook_secrets=parse_secrets(env.get("TIMEMOTO_WEBHOOK_SECRET", "")),
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=database_url_of(url) if (url := env.get("DATABASE_URL")) else None,
             data_dir=data_dir,
             spool_dir=Path(env.get("SPOOL_DIR") or data_dir / "spool"),
             connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 3.0),
@@ -107,6 +169,13 @@ class Settings:
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS).upper(),
             admin_password=env.get("ADMIN_PASSWORD") or None,
             working_timezone=_zone(env, "WORKING_TIMEZONE", "Africa/Tunis"),
+            quarantine_max_count=_int(env, "QUARANTINE_MAX_COUNT", 10_000),
+            quarantine_max_bytes=_int(env, "QUARANTINE_MAX_BYTES", 64 * 1024 * 1024),
+            probe_max_delay=_float(env, "PROBE_MAX_DELAY", 5.0),
+            keepalive_timeout=_float(env, "KEEPALIVE_TIMEOUT", 5.0),
+            header_timeout=_float(env, "HEADER_TIMEOUT", 10.0),
+            limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 4096),
+            max_connections=_int(env, "MAX_CONNECTIONS", 1) if env.get("MAX_CONNECTIONS") else None,
         )
 
     def require_secret(self) -> None:

@@ -18,7 +18,9 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from service.db.embedded import EmbeddedError
 from simulator import expectations, generator, proxy, replay, simulate
+from simulator.args import OneLineParser
 from simulator.harness import Database
 
 
@@ -67,7 +69,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(
+    main = OneLineParser(
         prog="python -m simulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -109,11 +111,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Missing files, unwritable folders and bad values end in one line, never a traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["proxy"]:
-        return run_proxy(argv[1:])
-    args = parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        if argv[:1] == ["proxy"]:
+            return run_proxy(argv[1:])
+        args = parser().parse_args(argv)
+        return int(args.run(args))
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"python -m simulator: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except EmbeddedError as exc:
+        print(f"python -m simulator: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a date, a JSON line, a number that does not parse
+        print(f"python -m simulator: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

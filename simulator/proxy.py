@@ -9,7 +9,6 @@ Unix socket (the embedded PostgreSQL listens on a socket only).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import sys
@@ -19,6 +18,7 @@ from types import TracebackType
 from typing import Any, Literal, cast, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from simulator.args import OneLineParser
 from simulator.harness import free_port
 
 ProxyMode = Literal["pass", "blackhole", "refuse"]
@@ -162,7 +162,7 @@ async def _drain_forever(reader: asyncio.StreamReader) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI body for `python -m simulator proxy`: modes are switched by typing them on stdin."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m simulator proxy",
         description="A fault-injecting TCP proxy in front of PostgreSQL. Type pass, blackhole, "
         "refuse or cut (then Enter) to change what it does; Ctrl-D or Ctrl-C stops it.",

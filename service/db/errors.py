@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import socket
 from dataclasses import dataclass
 
 import asyncpg
@@ -39,10 +40,15 @@ class Outage(enum.Enum):
         """What an operator does about it (`{where}` is the database's label)."""
         if self is Outage.SCHEMA_MISSING:
             return "apply the schema with `python -m service db apply`"
+        if self is Outage.PERMISSION_DENIED:
+            return (
+                "grant the service's role the rights it needs (deploy/README.md): to apply the "
+                "schema, CREATE on it (GRANT CREATE ON SCHEMA public TO that role), or have the "
+                "owner apply sql/schema_pointage.sql (`python -m service db apply` with the "
+                "owner's DATABASE_URL)"
+            )
         if self in (Outage.AUTHENTICATION, Outage.NO_SUCH_DATABASE):
             return "fix DATABASE_URL"
-        if self is Outage.PERMISSION_DENIED:
-            return "grant the service's role the rights it needs (deploy/README.md)"
         return "check network access from this host to {where} and that PostgreSQL is up"
 
 
@@ -120,6 +126,9 @@ def classify(exc: BaseException) -> DatabaseProblem:
         return DatabaseProblem(
             Outage.NO_SUCH_DATABASE, "the database named in DATABASE_URL does not exist"
         )
+    if isinstance(root, asyncpg.InsufficientPrivilegeError):
+        message = root.args[0] if root.args else "insufficient privilege"
+        return DatabaseProblem(Outage.PERMISSION_DENIED, f"permission denied: {message}")
     if isinstance(root, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
         return DatabaseProblem(
             Outage.SCHEMA_MISSING,
@@ -131,6 +140,10 @@ def classify(exc: BaseException) -> DatabaseProblem:
         sqlstate = root.sqlstate or ""
         message = root.args[0] if root.args else type(root).__name__
         return DatabaseProblem(_sqlstate_kind(sqlstate), f"PostgreSQL error {sqlstate}: {message}")
+    if isinstance(root, socket.gaierror):
+        return DatabaseProblem(
+            Outage.NETWORK, "host not found: the host name in DATABASE_URL does not resolve"
+        )
     if isinstance(root, OSError):
         return DatabaseProblem(
             Outage.NETWORK, f"network error: {root.strerror or type(root).__name__}"

@@ -44,14 +44,17 @@ SELECT
           AND attname = 'temps_travaille_mois' AND NOT attisdropped),
   to_regprocedure($1 || '()') IS NOT NULL,
   EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('pointage') AND tgname = $2),
-  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('v_pointage_detail') AND relkind = 'v')
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('v_pointage_detail') AND relkind = 'v'),
+  current_user::text,
+  coalesce(current_schema(), 'public'),
+  coalesce(has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE'), false)
 """
 
 
 class SchemaObject(msgspec.Struct):
     name: str
     kind: ObjectKind
-    exists: bool
+    exists: bool | None  # None: unknown, the database could not be asked
 
 
 class DatabaseHealth(msgspec.Struct):
@@ -80,7 +83,8 @@ class SchemaReport(msgspec.Struct):
 
     @property
     def missing(self) -> list[str]:
-        return [obj.name for obj in self.objects if not obj.exists]
+        """Objects known to be absent (none while the database cannot be asked)."""
+        return [obj.name for obj in self.objects if obj.exists is False]
 
     @property
     def ok(self) -> bool:
@@ -114,15 +118,23 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         problem = classify(exc)
         return SchemaReport(
             database=DatabaseHealth(reachable=False, latency_ms=None, error=problem.sentence),
-            objects=[SchemaObject(name, kind, exists=False) for name, kind in EXPECTED_OBJECTS],
+            objects=[SchemaObject(name, kind, exists=None) for name, kind in EXPECTED_OBJECTS],
             problem=problem,
         )
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     assert row is not None
+    found, (user, schema, can_create) = row[: len(EXPECTED_OBJECTS)], row[len(EXPECTED_OBJECTS) :]
+    objects = [
+        SchemaObject(name, kind, exists=bool(exists))
+        for (name, kind), exists in zip(EXPECTED_OBJECTS, found, strict=True)
+    ]
+    error = None
+    if not all(found) and not can_create:
+        error = (
+            f"permission denied while applying the schema: role {user} may not create objects "
+            f"in schema {schema}, and objects are missing"
+        )
     return SchemaReport(
-        database=DatabaseHealth(reachable=True, latency_ms=latency_ms, error=None),
-        objects=[
-            SchemaObject(name, kind, exists=bool(exists))
-            for (name, kind), exists in zip(EXPECTED_OBJECTS, row, strict=True)
-        ],
+        database=DatabaseHealth(reachable=True, latency_ms=latency_ms, error=error),
+        objects=objects,
     )

@@ -19,7 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.http import paths
+from service.http import connections, paths
+from service.http.verifier import spool_state
 from service.runtime import Runtime
 
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
@@ -48,6 +49,41 @@ class Metrics:
             "Acknowledged deliveries waiting in the spool for the database.",
             registry=self.registry,
         )
+        self.spool_stranded = Gauge(
+            "timemoto_spool_stranded",
+            "Deliveries spooled for another database than DATABASE_URL's: they drain only after "
+            "`python -m service spool retarget --yes` (or with DATABASE_URL pointing back there).",
+            registry=self.registry,
+        )
+        self.spool_oldest = Gauge(
+            "timemoto_spool_oldest_pending_seconds",
+            "Age of the oldest delivery waiting in the spool for this database (0 when none).",
+            registry=self.registry,
+        )
+        self.quarantined = Gauge(
+            "timemoto_quarantine_deliveries",
+            "Signed but invalid deliveries kept in the quarantine.",
+            registry=self.registry,
+        )
+        self.quarantine_evicted = Counter(
+            "timemoto_quarantine_evicted",
+            "Quarantined deliveries evicted, oldest first, by QUARANTINE_MAX_COUNT or _BYTES.",
+            registry=self.registry,
+        )
+        self._evicted_seen = 0
+        self.connections_open = Gauge(
+            "timemoto_http_connections_open",
+            "HTTP connections open now (the guarded protocols of service.http.connections).",
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "timemoto_http_connections_closed",
+            "Connections the service closed without a request: `shed` to make room for new "
+            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._closed_seen: dict[str, int] = {}
         self.database_up = Gauge(
             "timemoto_database_up",
             "1 while the circuit breaker believes the database takes writes, else 0.",
@@ -61,8 +97,21 @@ class Metrics:
 
 async def refresh(metrics: Metrics, runtime: Runtime) -> None:
     """Bring the gauges up to date before a scrape (the spool count runs off the event loop)."""
-    metrics.spool_pending.set(await asyncio.to_thread(runtime.spool.pending))
+    state = await asyncio.to_thread(spool_state, runtime.spool)
+    metrics.spool_pending.set(state.pending)
+    metrics.spool_stranded.set(state.stranded)
+    metrics.spool_oldest.set(state.oldest_pending_s or 0)
+    metrics.quarantined.set(state.quarantined)
+    evicted = runtime.spool.evicted
+    if evicted > metrics._evicted_seen:
+        metrics.quarantine_evicted.inc(evicted - metrics._evicted_seen)
+        metrics._evicted_seen = evicted
     metrics.database_up.set(1 if runtime.database_up else 0)
+    metrics.connections_open.set(connections.open_count())
+    for reason, count in connections.closed_counts().items():
+        seen = metrics._closed_seen.get(reason, 0)
+        metrics.connections_closed.labels(reason=reason).inc(count - seen)
+        metrics._closed_seen[reason] = count
 
 
 @get(paths.METRICS, media_type=CONTENT_TYPE_LATEST)

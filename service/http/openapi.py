@@ -102,19 +102,25 @@ def _objects(missing: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 VERIFIER_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
     200: (
-        "The database answers and every object of the schema is in place.",
+        "The database answers, every object of the schema is in place, nothing is stranded.",
         {
             "ok": {
                 "ok": True,
                 "database": {"reachable": True, "latency_ms": 1.7, "error": None},
                 "objects": _objects(),
                 "missing": [],
-                "spool": {"pending": 0},
+                "spool": {
+                    "pending": 0,
+                    "stranded": 0,
+                    "quarantined": 0,
+                    "oldest_pending_s": None,
+                },
             }
         },
     ),
     503: (
-        "The database does not answer, or objects are missing (named in `missing`).",
+        "The database does not answer (each object's `exists` is then null: unknown), objects "
+        "are missing (named in `missing`), or deliveries are stranded for another database.",
         {
             "unreachable": {
                 "ok": False,
@@ -124,10 +130,27 @@ VERIFIER_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
                     "error": "connection refused: is PostgreSQL running and reachable from "
                     "this host?",
                 },
-                "objects": _objects(("pointage", "pointage_resume", "v_pointage_detail")),
-                "missing": ["pointage", "pointage_resume", "v_pointage_detail"],
-                "spool": {"pending": 3},
-            }
+                "objects": [{"name": n, "kind": k, "exists": None} for n, k in EXPECTED_OBJECTS],
+                "missing": [],
+                "spool": {
+                    "pending": 3,
+                    "stranded": 0,
+                    "quarantined": 0,
+                    "oldest_pending_s": 42.5,
+                },
+            },
+            "stranded": {
+                "ok": False,
+                "database": {"reachable": True, "latency_ms": 1.9, "error": None},
+                "objects": _objects(),
+                "missing": [],
+                "spool": {
+                    "pending": 0,
+                    "stranded": 12,
+                    "quarantined": 0,
+                    "oldest_pending_s": None,
+                },
+            },
         },
     ),
 }

@@ -33,6 +33,8 @@ class Breaker:
         self.wake = asyncio.Event()  # the drainer's: something to probe or to drain
         self.suspected = False  # a write failed for want of the database: probe now
         self._state = "unknown"
+        self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
+        self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
 
     @property
     def spool_path(self) -> Path:
@@ -51,6 +53,7 @@ class Breaker:
     def trip(self, problem: DatabaseProblem) -> None:
         if self.database_up:
             self.pool_stale = True
+        self.problem = problem
         self._down(problem.sentence, self._advice(problem))
         self.wake.set()
 
@@ -81,6 +84,7 @@ class Breaker:
 
     def confirmed_up(self, message: str) -> None:
         self.database_up = True
+        self.problem = None
         if self._state != "up":
             self._state = "up"
             log.info("%s", message)
@@ -105,31 +109,75 @@ class Breaker:
         return self.database_up
 
     async def probe(self) -> bool:
-        """Is the database there with the whole schema (applying it if allowed)? Sets the state."""
+        """Is the database there with the whole schema (applying it if allowed)? Sets the state.
+
+        Whatever the probe finds is logged only when it differs from what the last one found.
+        """
         report = await check_schema(self._target)
+        apply_failed: DatabaseProblem | None = None
         if report.database.reachable and report.missing and self._schema_auto_apply:
-            await self._apply_schema(report.missing)
+            missing_before = report.missing
+            apply_failed = await self._apply_schema()
             report = await check_schema(self._target)
+            if apply_failed is None and not report.missing:
+                log.warning(
+                    "pointage schema was incomplete (missing: %s): applied sql/schema_pointage.sql",
+                    ", ".join(missing_before),
+                )
+        self.apply_problem = apply_failed if report.missing else None
+        self.problem = report.outage
         if report.problem is not None:
             self._down(report.problem.sentence, self._advice(report.problem))
         elif report.missing:
-            missing = ", ".join(report.missing)
-            self._down(
-                f"schema missing: {missing}",
-                f"database {self._target.label} is reachable but the pointage schema is "
-                f"incomplete (missing: {missing}). Deliveries are acknowledged (202 queued) and "
-                f"kept in the spool {self._spool.path} until it is complete. To do: apply the "
-                "schema with `python -m service db apply` (SCHEMA_AUTO_APPLY is off).",
-            )
+            self._down(*self._incomplete(report.missing, apply_failed))
         else:
             self.database_up = True  # confirmed, and logged, by the first write (or an empty spool)
             if not await asyncio.to_thread(self._spool.pending):
                 self.confirmed_up(self.available())
         return self.database_up
 
-    async def _apply_schema(self, missing: list[str]) -> None:
-        log.warning("pointage schema incomplete (missing: %s): applying it", ", ".join(missing))
+    def _incomplete(
+        self, missing: list[str], apply_failed: DatabaseProblem | None
+    ) -> tuple[str, str]:
+        """The state (what must change for a new log line) and the line, for a partial schema."""
+        names = ", ".join(missing)
+        where = self._target.label
+        waiting = (
+            f"Deliveries are acknowledged (202 queued) and kept in the spool {self._spool.path} "
+            "until it is complete."
+        )
+        if apply_failed is not None:
+            return (
+                f"schema missing: {names}; applying it failed: {apply_failed.kind.value}",
+                f"database {where} is reachable but the pointage schema is incomplete (missing: "
+                f"{names}) and applying it failed: {apply_failed}. {waiting} "
+                f"To do: {apply_failed.kind.todo.format(where=where)}.",
+            )
+        if self._schema_auto_apply:
+            return (
+                f"schema missing: {names}; applied, still missing",
+                f"database {where} is reachable and sql/schema_pointage.sql ran, yet the pointage "
+                f"schema is incomplete (missing: {names}): objects of another owner or another "
+                f"search_path? {waiting} To do: check the role's search_path and apply the schema "
+                "with `python -m service db apply`.",
+            )
+        return (
+            f"schema missing: {names}",
+            f"database {where} is reachable but the pointage schema is incomplete (missing: "
+            f"{names}). {waiting} To do: apply the schema with `python -m service db apply` "
+            "(SCHEMA_AUTO_APPLY is off).",
+        )
+
+    async def _apply_schema(self) -> DatabaseProblem | None:
+        """Run the schema script; the problem when it fails (the caller decides what to log)."""
         try:
             await apply_schema(self._target)
-        except Exception as exc:  # noqa: BLE001 - reported; the probe then says what is missing
-            log.error("applying the pointage schema failed: %s", classify(exc))
+        except Exception as exc:  # noqa: BLE001 - classified and reported by the probe
+            problem = classify(exc)
+            if problem.kind is Outage.PERMISSION_DENIED:
+                detail = problem.sentence.removeprefix("permission denied: ")
+                return DatabaseProblem(
+                    problem.kind, f"permission denied while applying the schema: {detail}"
+                )
+            return problem
+        return None

@@ -60,7 +60,10 @@ class Drainer:
         spool: Spool,
         breaker: Breaker,
         reset_pool: Callable[[], Awaitable[None]],
+        *,
+        probe_max_delay: float = PROBE_MAX_DELAY,
     ) -> None:
+        self._probe_max_delay = probe_max_delay
         self._store = store
         self._spool = spool
         self._breaker = breaker
@@ -108,6 +111,7 @@ class Drainer:
         left = await asyncio.to_thread(self._spool.pending)
         if written:
             log.info("spool: %d deliveries written to the database, %d left", written, left)
+            await asyncio.to_thread(self._spool.compact)  # room back on disk, the reserve too
         return DrainResult(written, left)
 
     async def _write(self, item: SpooledDelivery, delivery: Delivery) -> Outcome:
@@ -172,7 +176,7 @@ class Drainer:
 
     async def _run(self) -> None:
         breaker = self._breaker
-        delay = PROBE_FIRST_DELAY
+        delay = min(PROBE_FIRST_DELAY, self._probe_max_delay)
         while True:
             breaker.wake.clear()
             try:
@@ -191,11 +195,11 @@ class Drainer:
                 log.exception("spool recovery failed; trying again")
                 left = 1
             if not breaker.recovering:
-                delay = PROBE_FIRST_DELAY
+                delay = min(PROBE_FIRST_DELAY, self._probe_max_delay)
             if breaker.database_up:
                 timeout = RETRY_DELAY if left else None
             else:
-                timeout, delay = delay, min(delay * 2, PROBE_MAX_DELAY)
+                timeout, delay = delay, min(delay * 2, self._probe_max_delay)
                 breaker.wake.clear()  # a failure seen during this round is no reason to hurry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(breaker.wake.wait(), timeout)

@@ -21,7 +21,12 @@ def test_everything_in_place_is_ok(client: httpx.Client, database_url: str) -> N
     assert [(o["name"], o["kind"]) for o in answer["objects"]] == list(EXPECTED_OBJECTS)
     assert all(o["exists"] for o in answer["objects"])
     assert answer["missing"] == []
-    assert answer["spool"] == {"pending": 0}
+    assert answer["spool"] == {
+        "pending": 0,
+        "stranded": 0,
+        "quarantined": 0,
+        "oldest_pending_s": None,
+    }
     assert "postgresql://" not in response.text  # never a connection string
 
 
