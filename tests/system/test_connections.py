@@ -14,10 +14,10 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import WEBHOOK_SECRET
 from simulator.flood import ServeProcess, flood
 from tests.support.hardening import env_for
 from tests.support.samples import sample_delivery
+from tests.support.webhook import SECRET as WEBHOOK_SECRET
 
 FD_LIMIT = 1024
 

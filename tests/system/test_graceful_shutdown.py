@@ -120,6 +120,7 @@ def embedded_root() -> Iterator[Path]:
     """A directory outside pytest's own temporary root: every pytest run on the machine resets
     that root to mode 0700, which would lock out the embedded server's own user mid-start."""
     root = Path(tempfile.mkdtemp(prefix="pointage-sigterm-"))
+    root.chmod(0o711)  # as root, the server's own user must be able to enter it
     try:
         yield root
     finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WEBHOOK_SECRET
 from simulator.harness import free_port
+from tests.support.webhook import SECRET as WEBHOOK_SECRET
 
 PYTHON = sys.executable
 
