@@ -39,7 +39,10 @@ class ServiceProcess:
     """`uvicorn --factory service.app:create_app` on a free port, in its own working directory
     (so that no developer's `.env` leaks in), with the environment given."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], port: int | None = None, workers: int = 1
+    ) -> None:
+        self.workers = workers
         self.workdir = workdir
         self.env = env
         self.port = port or free_port()
@@ -55,6 +58,8 @@ class ServiceProcess:
         env = {**os.environ, **self.env}
         command = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT

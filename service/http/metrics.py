@@ -6,6 +6,7 @@ Each application has its own registry (no process-wide state), handed to handler
 from __future__ import annotations
 
 import asyncio
+import os
 
 from litestar import Response, get
 from prometheus_client import (
@@ -14,6 +15,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -32,6 +34,10 @@ class Metrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        # Under `uvicorn --workers N` each worker answers its own scrapes: this says which.
+        Info("timemoto_worker", "The worker process that answered.", registry=self.registry).info(
+            {"pid": str(os.getpid())}
+        )
         self.deliveries = Counter(
             "timemoto_deliveries",
             "Webhook deliveries answered, by answer status and HTTP status.",

@@ -76,8 +76,15 @@ class Drainer:
         A chunk's punches go through the group commit together (their order does not matter:
         worked time follows the punches' instants); its other events follow one by one, in
         order of arrival (two corrections of one clocking must apply in their order). What was
-        committed leaves the spool in one transaction.
+        committed leaves the spool in one transaction. With several workers on one spool, one
+        drains at a time; the others find the lock taken and leave it to that one.
         """
+        with self._spool.draining() as mine:
+            if not mine:
+                return DrainResult(0, await asyncio.to_thread(self._spool.pending))
+            return await self._drain()
+
+    async def _drain(self) -> DrainResult:
         written, after = 0, 0
         while chunk := await asyncio.to_thread(self._spool.oldest, BATCH, after):
             after = chunk[-1].seq

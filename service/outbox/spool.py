@@ -26,6 +26,7 @@ The methods are synchronous and short; async callers run them with `asyncio.to_t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
@@ -616,6 +617,21 @@ class Spool:
             stranded=self.stranded(),
             quarantine_bytes=int(str(quarantine[1])),
         )
+
+    @contextlib.contextmanager
+    def draining(self) -> Iterator[bool]:
+        """Whether this process may drain now: one drainer at a time per spool file, whatever the
+        number of workers sharing it (an OS lock: a killed process lets go of it at once)."""
+        with (self.path.parent / "drain.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False  # another worker is draining: it writes these too
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._lock:
