@@ -145,12 +145,7 @@ def spool_retarget(settings: Settings, args: argparse.Namespace) -> int:
             print(f"moved {done.moved} deliveries from {done.database_label}{extra}")
     finally:
         spool.close()
-    result, reason = asyncio.run(_drain(settings))
-    print(f"written: {result.written}, left: {result.left}")
-    if result.left:
-        print(f"{result.left} deliveries left in the spool: {reason}", file=sys.stderr)
-        return 1
-    return 0
+    return spool_drain(settings, args)
 
 
 def spool_drain(settings: Settings, _: argparse.Namespace) -> int:
