@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from service.domain.signature import parse_secrets
+from service.domain.working_hours import DEFAULT_WORKING_HOURS, WorkingHours, WorkingHoursError
 
 MAX_BODY_BYTES = 256 * 1024
 LOG_FORMATS = ("text", "json")
@@ -61,6 +63,40 @@ def _zone(env: Mapping[str, str], key: str, default: str) -> str:
     return name
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|j|d)?")
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "j": 86400, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], key: str, default: float) -> float:
+    """Seconds, from `7200`, `2h`, `90min`, `30s` (or `1d`)."""
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    match = _DURATION.fullmatch(raw)
+    if match is None or float(match[1]) <= 0:
+        raise ConfigurationError(f"{key} must be a duration such as 2h, 5min or 300, not {raw!r}")
+    return float(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def _working_hours(env: Mapping[str, str], zone: str) -> str:
+    text = (env.get("WORKING_HOURS") or DEFAULT_WORKING_HOURS).strip()
+    try:
+        WorkingHours.parse(text, zone)
+    except WorkingHoursError as exc:
+        raise ConfigurationError(f"WORKING_HOURS: {exc}") from None
+    return text
+
+
+def _webhook_url(env: Mapping[str, str]) -> str | None:
+    url = (env.get("ALERT_WEBHOOK_URL") or "").strip()
+    if not url:
+        return None
+    if not re.match(r"^https?://[^\s/]+", url):
+        # never repeat the URL: it is a credential (whoever has it may post to the channel)
+        raise ConfigurationError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     webhook_secrets: tuple[str, ...]
@@ -80,6 +116,12 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     # The workshop's own zone: when a month is over (an export before then is provisional).
     working_timezone: str = "Africa/Tunis"
+    # The operators' alerts (CONTRACT §6): silence counted inside WORKING_HOURS only.
+    working_hours: str = DEFAULT_WORKING_HOURS
+    silence_alert_after: float = 2 * 3600.0  # seconds of working time without a delivery
+    alert_after: float = 300.0  # seconds the database may be away, or a delivery wait, unalerted
+    # Slack, Mattermost or Teams incoming webhook; a credential: never logged, never repr'd.
+    alert_webhook_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(
@@ -106,7 +148,11 @@ class Settings:
             log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS).lower(),
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS).upper(),
             admin_password=env.get("ADMIN_PASSWORD") or None,
-            working_timezone=_zone(env, "WORKING_TIMEZONE", "Africa/Tunis"),
+            working_timezone=(zone := _zone(env, "WORKING_TIMEZONE", "Africa/Tunis")),
+            working_hours=_working_hours(env, zone),
+            silence_alert_after=_duration(env, "SILENCE_ALERT_AFTER", 2 * 3600.0),
+            alert_after=_duration(env, "ALERT_AFTER", 300.0),
+            alert_webhook_url=_webhook_url(env),
         )
 
     def require_secret(self) -> None:
