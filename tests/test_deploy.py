@@ -1,5 +1,6 @@
-"""deploy/: the systemd unit and the pm2 process file parse, name the factory and the settings,
-and the command each one runs really starts the service and stops it on SIGTERM."""
+"""deploy/: the systemd units and the pm2 process file parse, run `python -m service serve` with
+the settings, and the command each one runs really starts the service and stops it on SIGTERM
+(systemd) or SIGINT (pm2)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ UNIT = DEPLOY / "timemoto-pointage.service"
 ENV_EXAMPLE = DEPLOY / "timemoto-pointage.env.example"
 ECOSYSTEM = DEPLOY / "ecosystem.config.js"
 INSTALLED_AT = "/opt/timemoto-pointage"  # where deploy/README.md puts the checkout
-FACTORY = "service.app:create_app"
+SERVE = ["-m", "service", "serve"]
+SOCKET = DEPLOY / "timemoto-pointage.socket"
 PASSED_THROUGH = {"TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL"}
 
 
@@ -51,8 +53,10 @@ def values(section: list[tuple[str, str]], key: str) -> list[str]:
     return [value for k, value in section if k == key]
 
 
-def graceful_seconds(args: list[str]) -> int:
-    return int(args[args.index("--timeout-graceful-shutdown") + 1])
+def graceful_seconds() -> int:
+    from service.serve import STOP_WAIT_S
+
+    return STOP_WAIT_S
 
 
 def test_the_systemd_unit_runs_the_factory_hardened_with_its_environment() -> None:
@@ -62,8 +66,11 @@ def test_the_systemd_unit_runs_the_factory_hardened_with_its_environment() -> No
     (exec_start,) = values(service, "ExecStart")
     args = shlex.split(exec_start)
     assert args[0] == f"{INSTALLED_AT}/.venv/bin/python"
-    assert args[1:5] == ["-m", "uvicorn", "--factory", FACTORY]
-    assert 0 < graceful_seconds(args) < int(values(service, "TimeoutStopSec")[0])
+    assert args[1:] == SERVE
+    assert 0 < graceful_seconds() < int(values(service, "TimeoutStopSec")[0])
+    assert values(service, "ExecReload") == ["/bin/kill -HUP $MAINPID"]
+    assert values(service, "KillMode") == ["mixed"]
+    assert values(unit["Unit"], "Requires") == [SOCKET.name]
     assert values(service, "Restart") == ["on-failure"]
     assert values(service, "NoNewPrivileges") == ["yes"]
     assert values(service, "ProtectSystem") == ["strict"]
@@ -89,13 +96,22 @@ def _installed_here(unit_text: str) -> str:
     return unit_text.replace(INSTALLED_AT, str(ROOT))
 
 
+def test_the_socket_unit_listens_where_the_service_would() -> None:
+    socket_unit = read_unit(SOCKET.read_text())
+    assert set(socket_unit) == {"Unit", "Socket", "Install"}
+    assert values(socket_unit["Socket"], "ListenStream") == ["127.0.0.1:8000"]
+    assert int(values(socket_unit["Socket"], "Backlog")[0]) >= 512
+    assert values(socket_unit["Install"], "WantedBy") == ["sockets.target"]
+
+
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     # verify checks that ExecStart's program exists: point the unit at this checkout.
     copy = tmp_path / UNIT.name
     copy.write_text(_installed_here(UNIT.read_text()))
+    (tmp_path / SOCKET.name).write_text(SOCKET.read_text())
     result = subprocess.run(
-        ["systemd-analyze", "verify", str(copy)],
+        ["systemd-analyze", "verify", str(copy), str(tmp_path / SOCKET.name)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -104,7 +120,7 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     problems = [
         line
         for line in (result.stdout + result.stderr).splitlines()
-        if UNIT.name in line or "ignoring" in line.lower()
+        if UNIT.name in line or SOCKET.name in line or "ignoring" in line.lower()
     ]
     assert result.returncode == 0, result.stderr
     assert problems == []
@@ -143,12 +159,12 @@ def test_the_pm2_file_names_the_factory_and_the_settings_read_without_node() -> 
     source = ECOSYSTEM.read_text()
     strings = js_strings(source)
     assert "module.exports" in source
-    assert strings[strings.index("--factory") + 1] == FACTORY
-    assert strings.count("--timeout-graceful-shutdown") == 1
-    graceful = int(strings[strings.index("--timeout-graceful-shutdown") + 1])
+    assert strings[strings.index("-m") : strings.index("-m") + 3] == SERVE
+    assert "--port" not in strings and "8000" not in strings  # HOST, PORT: from .env
+    assert "kill_signal" not in source  # not a pm2 option: pm2 stops with SIGINT
     kill_timeout = re.search(r"\bkill_timeout:\s*(\d+)", source)
-    assert kill_timeout and int(kill_timeout.group(1)) > graceful * 1000
-    assert {"TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL"} <= set(strings)
+    assert kill_timeout and int(kill_timeout.group(1)) > graceful_seconds() * 1000
+    assert {"TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL", "HOST", "PORT"} <= set(strings)
     assert re.search(r"\bSPOOL_DIR:", source)
     assert re.search(r"\bLOG_FORMAT:\s*\"json\"", source)
 
@@ -175,23 +191,20 @@ def test_the_pm2_file_evaluated_by_node() -> None:
     assert app["cwd"] == str(ROOT)
     assert app["script"] == str(ROOT / ".venv" / "bin" / "python")
     assert app["interpreter"] == "none"
-    assert app["args"][:4] == ["-m", "uvicorn", "--factory", FACTORY]
-    assert app["kill_signal"] == "SIGTERM"
-    assert app["kill_timeout"] > graceful_seconds(app["args"]) * 1000
+    assert app["args"] == SERVE
+    assert "kill_signal" not in app
+    assert app["treekill"] is False
+    assert app["kill_timeout"] > graceful_seconds() * 1000
     assert app["env"]["SPOOL_DIR"] == str(ROOT / ".data" / "spool")
     assert app["env"]["LOG_FORMAT"] == "json"
     assert "DATABASE_URL" not in app["env"]  # only passed through when pm2 is given one
 
 
-def _with_port(args: list[str], port: int) -> list[str]:
-    args = list(args)
-    args[args.index("--port") + 1] = str(port)
-    return args
-
-
-def run_until_sigterm(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    """Start the command, check that the service answers, SIGTERM it; (exit code, output)."""
-    port = int(command[command.index("--port") + 1])
+def run_until_signal(
+    command: list[str], env: dict[str, str], cwd: Path, stop: signal.Signals = signal.SIGTERM
+) -> tuple[int, str]:
+    """Start the command, check that the service answers, signal it; (exit code, output)."""
+    port = int(env["PORT"])
     log = cwd / "service.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -207,7 +220,7 @@ def run_until_sigterm(command: list[str], env: dict[str, str], cwd: Path) -> tup
                 return False
 
         assert wait_until(ready, 60), log.read_text()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         code = process.wait(60)
     finally:
         if process.poll() is None:
@@ -218,29 +231,33 @@ def run_until_sigterm(command: list[str], env: dict[str, str], cwd: Path) -> tup
 
 def test_the_units_command_serves_and_stops_on_sigterm(database_url: str, tmp_path: Path) -> None:
     (exec_start,) = values(read_unit(_installed_here(UNIT.read_text()))["Service"], "ExecStart")
-    command = _with_port(shlex.split(exec_start), free_port())
+    command = shlex.split(exec_start)
     env = {
+        "PORT": str(free_port()),
         "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DATABASE_URL": database_url,
         "DATA_DIR": str(tmp_path / "data"),
         "SPOOL_DIR": str(tmp_path / "data" / "spool"),
         "LOG_FORMAT": "json",
     }
-    code, log = run_until_sigterm(command, env, tmp_path)
+    code, log = run_until_signal(command, env, tmp_path)
     assert code == 0, log
     assert "Application shutdown complete." in log
 
 
-def test_the_pm2_command_serves_and_stops_on_sigterm(database_url: str, tmp_path: Path) -> None:
+def test_the_pm2_command_serves_and_stops_on_sigint(database_url: str, tmp_path: Path) -> None:
     (app,) = pm2_apps()
-    command = [app["script"], *_with_port(app["args"], free_port())]
+    command = [app["script"], *app["args"]]
     env = {
+        "PORT": str(free_port()),
         **app["env"],
         "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DATABASE_URL": database_url,
         "DATA_DIR": str(tmp_path / "data"),  # not the checkout's own .data
         "SPOOL_DIR": str(tmp_path / "data" / "spool"),
     }
-    code, log = run_until_sigterm(command, env, tmp_path)
+    code, log = run_until_signal(command, env, tmp_path, signal.SIGINT)  # pm2's stop signal
     assert code == 0, log
+    assert "Application shutdown complete." in log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log
     assert all(line.startswith("{") for line in log.splitlines())  # LOG_FORMAT=json
