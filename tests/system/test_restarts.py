@@ -53,7 +53,8 @@ def _service_env(database_url: str, work: Path, port: int) -> dict[str, str]:
 
 
 def report(kind: str, refused: int, lost_count: int, sent: int) -> None:
-    line = f"{kind}: {sent} deliveries during {RESTARTS} restarts: {refused} refused, {lost_count} lost"
+    line = f"{kind}: {sent} deliveries during {RESTARTS} restarts: {refused} refused, "
+    line += f"{lost_count} lost"
     print(line)
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
