@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
     secrets = secrets_of(settings.webhook_secrets, settings.database_url)
     secrets += [settings.admin_password] if settings.admin_password else []
+    secrets += [settings.alert_webhook_url] if settings.alert_webhook_url else []
     # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
     configure_logging(
         settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]

@@ -25,6 +25,17 @@ MAX_BACKOFF = 60.0
 QUEUE_SIZE = 100  # texts waiting; beyond this the oldest is dropped (with a warning)
 
 
+class HideUrl(logging.Filter):
+    """Drops httpx's own line about a request (it names the URL) to the chat."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.url not in record.getMessage()
+
+
 class Notifier:
     def __init__(
         self,
@@ -46,6 +57,8 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
         self.failed = 0  # texts given up on after every attempt
+        if url is not None:  # httpx logs each request with its URL at INFO: not this one
+            logging.getLogger("httpx").addFilter(HideUrl(url))
 
     @property
     def enabled(self) -> bool:
@@ -130,8 +143,10 @@ class Notifier:
         """None when the receiver took it, else why not (never the URL)."""
         assert self.url is not None
         try:
-            answer = await client.post(self.url, json={"text": text}, timeout=self._timeout)
-        except httpx.TimeoutException:
+            # httpx bounds each phase; this bounds the whole attempt (a receiver that drips).
+            async with asyncio.timeout(self._timeout):
+                answer = await client.post(self.url, json={"text": text}, timeout=self._timeout)
+        except (httpx.TimeoutException, TimeoutError):
             return "timeout"
         except httpx.HTTPError as exc:
             return type(exc).__name__
