@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 HOURS = 48
 WIDTH = 480  # viewBox units: one bar slot of 10 per hour
-HEIGHT = 150
-PLOT_TOP = 14
-PLOT_BOTTOM = 124  # below: the hour labels
+HEIGHT = 160
+PLOT_TOP = 16
+PLOT_BOTTOM = 140  # below: the hour labels
 SLOT = WIDTH / HOURS
 WEEKDAYS_FR = ("lun", "mar", "mer", "jeu", "ven", "sam", "dim")
 
