@@ -32,6 +32,8 @@ PROPOSED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS pointage_evenement_recu_le_idx ON pointage_evenement (recu_le)",
     "CREATE INDEX IF NOT EXISTS pointage_lieu_recu_le_idx"
     " ON pointage ((payload -> 'data' ->> 'locationName'), recu_le)",
+    "CREATE INDEX IF NOT EXISTS pointage_anomalie_jour_idx"
+    " ON pointage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie",
 )
 
 LAST_PUNCH = text("""
@@ -127,7 +129,6 @@ SELECT r.timemoto_user_id, r.equipe_id, r.nb_anomalies, r.nb_pointages,
             count(*) FILTER (WHERE motif_anomalie = 'poste_trop_long') AS poste_trop_long
        FROM pointage
       WHERE timemoto_user_id = r.timemoto_user_id
-        AND horodatage >= :from_instant AND horodatage < :to_instant
         AND anomalie AND jour_rattache >= :first AND jour_rattache < :next) motifs
  WHERE r.mois = :first AND r.nb_anomalies > 0
  ORDER BY r.nb_anomalies DESC, nom, prenom
@@ -196,22 +197,17 @@ def _name(first: str | None, last: str | None) -> str:
     return " ".join(part for part in (first, last) if part) or "(sans nom)"
 
 
-async def read_status(
-    engine: AsyncEngine, now: datetime, month: date, month_bounds: tuple[datetime, datetime]
-) -> DatabaseFacts:
-    """The database's facts for the page; `month` is the first day of the workshop's month and
-    `month_bounds` its instants (widened by a day on each side: a shift belongs to its entree's
-    date)."""
+async def read_status(engine: AsyncEngine, now: datetime, month: date) -> DatabaseFacts:
+    """The database's facts for the page; `month` is the first day of the workshop's month."""
     async with engine.connect() as connection:
         await connection.execute(text("SET TRANSACTION READ ONLY"))
-        return await _read(connection, now, month, month_bounds)
+        return await _read(connection, now, month)
 
 
 async def _read(
     connection: AsyncConnection,
     now: datetime,
     month: date,
-    month_bounds: tuple[datetime, datetime],
 ) -> DatabaseFacts:
     since = (now - timedelta(hours=HOURS)).replace(minute=0, second=0, microsecond=0)
     punch = (await connection.execute(LAST_PUNCH)).mappings().first()
@@ -244,7 +240,6 @@ async def _read(
         for row in (await connection.execute(UNMAPPED)).mappings()
     ]
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    from_instant, to_instant = month_bounds
     anomalies = [
         EmployeeAnomalies(
             user_id=row["timemoto_user_id"],
@@ -261,12 +256,7 @@ async def _read(
         for row in (
             await connection.execute(
                 ANOMALIES,
-                {
-                    "first": month,
-                    "next": next_month,
-                    "from_instant": from_instant - timedelta(days=2),
-                    "to_instant": to_instant + timedelta(days=2),
-                },
+                {"first": month, "next": next_month},
             )
         ).mappings()
     ]

@@ -190,10 +190,10 @@ async def gather(runtime: Runtime) -> tuple[StatusAnswer, Chart]:
     if database.up is False:
         read_error = "base indisponible: ses données ne sont pas lues"
     else:
-        first, bounds = month_of(now, zone)
+        first, _ = month_of(now, zone)
         try:
             async with asyncio.timeout(settings.connect_timeout):
-                facts = await read_status(runtime.engine, now, first, bounds)
+                facts = await read_status(runtime.engine, now, first)
         except Exception as exc:  # noqa: BLE001 - the page shows what it can, and why not the rest
             problem = classify(exc)
             read_error = problem.sentence
