@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Response, get
+from litestar.openapi import ResponseSpec
 from litestar.response import Template
 
 from service.alerts.monitor import AlertMonitor
@@ -349,7 +350,28 @@ class French:
         return f"{names[int(month) - 1]} {year}"
 
 
-@get(paths.STATUS, summary="Operators' status page (HTML, French)", include_in_schema=True)
+class OperatorsError(msgspec.Struct):
+    status: str
+    reason: str
+
+
+# The operators' guard answers these before the handler runs (service/http/operators.py).
+GUARD_ANSWERS = {
+    401: "No credentials, or wrong ones (`WWW-Authenticate: Basic`): sign in as admin.",
+    404: "ADMIN_PASSWORD is not set: the operators' paths are off.",
+    429: "Too many failed sign-ins from this address: wait `Retry-After` seconds.",
+}
+GUARD_RESPONSES = {
+    status: ResponseSpec(data_container=OperatorsError, description=description)
+    for status, description in GUARD_ANSWERS.items()
+}
+
+
+@get(
+    paths.STATUS,
+    summary="Operators' status page (HTML, French)",
+    responses=GUARD_RESPONSES,
+)
 async def status_page(runtime: Runtime) -> Template:
     """The status page: database, spool, deliveries, answers, unmapped users, anomalies, alerts."""
     started = time.perf_counter()
@@ -368,7 +390,7 @@ async def status_page(runtime: Runtime) -> Template:
     )
 
 
-@get(paths.API_STATUS, summary="Operators' status facts (JSON)")
+@get(paths.API_STATUS, summary="Operators' status facts (JSON)", responses=GUARD_RESPONSES)
 async def status_json(runtime: Runtime) -> Response[StatusAnswer]:
     """The facts of /status as JSON (CONTRACT §6)."""
     answer, _ = await gather(runtime)
