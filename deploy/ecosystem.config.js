@@ -2,12 +2,20 @@
 //   pm2 start deploy/ecosystem.config.js && pm2 save
 // TIMEMOTO_WEBHOOK_SECRET and DATABASE_URL stay out of this file (it is in git): put them in
 // <checkout>/.env (chmod 600), which the service reads itself, or export them before
-// `pm2 start` (they are passed through below).
+// `pm2 start` (they are passed through below). HOST and PORT come from the same places
+// (default 127.0.0.1:8000): nothing here needs editing.
+//
+// Reload without refusing a connection: `pm2 sendSignal SIGHUP timemoto-pointage` (the
+// supervisor keeps the listening socket, starts a new worker, then stops the old one).
+// `pm2 restart` and `pm2 reload` stop the whole process in fork mode: for a second or two
+// connections are refused (TimeMoto retries, but prefer the signal).
+// pm2 stops an app with SIGINT (then SIGKILL after kill_timeout); the service handles SIGINT
+// as SIGTERM: requests in flight finish (up to 20 s), then it exits 0.
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
 const dataDir = path.join(root, ".data");
-const passedThrough = ["TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL"].filter(
+const passedThrough = ["TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL", "HOST", "PORT"].filter(
   (name) => process.env[name],
 );
 
@@ -17,19 +25,7 @@ module.exports = {
       name: "timemoto-pointage",
       cwd: root,
       script: path.join(root, ".venv", "bin", "python"),
-      args: [
-        "-m", "uvicorn",
-        "--factory", "service.app:create_app",
-        "--host", "127.0.0.1",
-        "--port", "8000",
-        // In-flight requests get up to 20 s after SIGTERM; pm2 waits 30 s before SIGKILL.
-        "--timeout-graceful-shutdown", "20",
-        // Idle and half-sent connections cannot starve the webhook (README "Connections").
-        "--http", "service.http.connections:GuardedHttpToolsProtocol",
-        "--timeout-keep-alive", "5",
-        "--limit-concurrency", "4096",
-        "--h11-max-incomplete-event-size", "16384",
-      ],
+      args: ["-m", "service", "serve"],
       interpreter: "none",
       exec_mode: "fork",
       instances: 1,
@@ -37,7 +33,9 @@ module.exports = {
       min_uptime: "10s",
       max_restarts: 10,
       exp_backoff_restart_delay: 200,
-      kill_signal: "SIGTERM",
+      // The supervisor alone gets pm2's signals; it stops its worker itself.
+      treekill: false,
+      // More than the 20 s in-flight requests get, plus the supervisor's margin (25 s).
       kill_timeout: 30000,
       merge_logs: true,
       env: {

@@ -5,18 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
 
-from service.http import connections, paths
+from service.alerts.monitor import AlertMonitor
+from service.http import alert_metrics, connections, paths
+from service.http.docs_assets import docs_assets_router
 from service.http.export import export_month
 from service.http.health import health, ready
 from service.http.metrics import Metrics, prometheus_metrics
 from service.http.openapi import openapi_config
 from service.http.operators import ENABLE_HINT, OperatorsGate
+from service.http.status import status_json, status_page
 from service.http.verifier import verifier_tables_pointage
 from service.http.webhook import receive_pointage
 from service.intake import Intake
@@ -27,6 +33,8 @@ from service.settings import ConfigurationError, Settings
 from service.shutdown import exit_cleanly_after_shutdown
 
 log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 ErrorBody = dict[str, str]
@@ -54,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     secrets = secrets_of(settings.webhook_secrets, settings.database_url)
     secrets += [settings.admin_password] if settings.admin_password else []
     connections.configure(settings.header_timeout, settings.max_connections)
+    secrets += [settings.alert_webhook_url] if settings.alert_webhook_url else []
     # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
     configure_logging(
         settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]
@@ -62,10 +71,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gate = OperatorsGate(settings.admin_password)
     if not gate.enabled:
         log.info(ENABLE_HINT)
-    operators = Router(path="/", route_handlers=[export_month], guards=[gate.guard])
+    operators = Router(
+        path="/", route_handlers=[export_month, status_page, status_json], guards=[gate.guard]
+    )
 
     metrics = Metrics()
     started: list[Runtime] = []  # set by the lifespan, read by the dependencies below
+
+    def monitor() -> AlertMonitor | None:
+        return started[0].monitor if started else None
+
+    def count_delivery(answer: str, http_status: int) -> None:
+        if started:
+            started[0].monitor.record(answer, http_status)
+
+    metrics.listeners.append(count_delivery)
+    alert_metrics.register(metrics.registry, monitor)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -93,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             prometheus_metrics,
             operators,
+            docs_assets_router(),
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
@@ -102,5 +124,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "metrics": Provide(get_metrics, sync_to_thread=False),
         },
         openapi_config=openapi_config(),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         logging_config=None,  # configure_logging above owns logging; Litestar's would replace it
     )

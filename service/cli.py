@@ -16,7 +16,6 @@ from service.db.embedded import EmbeddedError
 from service.db.engine import DatabaseTarget, resolve_database_url
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
-from service.http.connections import uvicorn_options
 from service.outbox.drainer import DrainResult
 from service.outbox.requeue import Requeued, requeue_quarantine
 from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
@@ -29,23 +28,26 @@ def _target(settings: Settings) -> DatabaseTarget:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    """The supervisor of service/serve.py: holds the socket (systemd's, or HOST:PORT), runs the
+    application in a worker, reloads on SIGHUP without refusing a connection."""
+    from service.logs import configure_logging, secrets_of
+    from service.serve import ServeError, Supervisor, bound_socket, inherited_socket
 
     settings.require_secret()  # one line now rather than a traceback from the factory
     check_spool_dir(settings.spool_dir)
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        **uvicorn_options(settings.keepalive_timeout, settings.limit_concurrency),
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets_of(settings.webhook_secrets, settings.database_url),
     )
-    return 0
-
-
-GRACEFUL_SHUTDOWN_S = 20  # requests in flight may finish this long after SIGTERM
+    try:
+        sock = inherited_socket() or bound_socket(
+            args.host or settings.host, args.port or settings.port
+        )
+    except ServeError as exc:
+        print(f"timemoto-pointage: {exc}", file=sys.stderr)
+        return 2
+    return Supervisor(sock, ["--log-level", settings.log_level.lower()]).run()
 
 
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:

@@ -7,11 +7,14 @@ them; the intake in front. Nothing else constructs these.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.alerts.monitor import AlertMonitor, thresholds_of
+from service.alerts.notifier import Notifier
 from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.db.store import DeliveryStore
 from service.intake import Intake
@@ -21,6 +24,8 @@ from service.outbox.spool import Spool, Stranded
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+STARTUP_PROBE_WAIT = 1.0  # seconds the start-up waits for the first probe, at most
 
 
 def open_spool(settings: Settings, target: DatabaseTarget) -> Spool:
@@ -56,6 +61,9 @@ class Runtime:
     breaker: Breaker
     drainer: Drainer
     intake: Intake
+    monitor: AlertMonitor
+    probed: bool = False  # the first probe of the database has answered
+    _first_probe: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings, *, schema_auto_apply: bool | None = None) -> Runtime:
@@ -80,18 +88,52 @@ class Runtime:
         intake = Intake(
             settings.webhook_secrets, store, spool, breaker, patience=settings.connect_timeout
         )
-        return cls(settings, target, engine, spool, breaker, drainer, intake)
+        holder: list[Runtime] = []  # the monitor asks the runtime whether the probe has answered
+
+        def database_up() -> bool | None:
+            return breaker.database_up if holder and holder[0].probed else None
+
+        monitor = AlertMonitor(
+            thresholds_of(settings),
+            spool,
+            database_up,
+            engine,
+            Notifier(settings.alert_webhook_url),
+        )
+        runtime = cls(settings, target, engine, spool, breaker, drainer, intake, monitor)
+        holder.append(runtime)
+        return runtime
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        """Open, probe (applying a missing schema when allowed), and start the drainer."""
+        """Open, then in the background: probe (applying a missing schema when allowed), start
+        the drainer, watch for alerts. Nothing here waits for the database: the service serves
+        (and spools) at once, however long the database takes to answer."""
         runtime = await cls.open(settings)
         log.info("database: %s; spool: %s", runtime.target.label, runtime.spool.path)
         for other in await asyncio.to_thread(runtime.spool.stranded):
             log.warning("%s", stranded_warning(other, runtime.target.label))
-        await runtime.breaker.probe()
-        runtime.drainer.start()
+        runtime._first_probe = asyncio.create_task(runtime._probe_then_drain(), name="first-probe")
+        runtime.monitor.start(seed_timeout=settings.connect_timeout)
+        # A database that answers is known (and its schema applied) before the first delivery
+        # is taken; one that does not is given STARTUP_PROBE_WAIT, then the service serves and
+        # spools. Meanwhile the supervisor's socket queues connections: none is refused.
+        done, _ = await asyncio.wait({runtime._first_probe}, timeout=STARTUP_PROBE_WAIT)
+        if not done:
+            log.info(
+                "database %s has not answered yet: serving now, deliveries are spooled until it "
+                "does",
+                runtime.target.label,
+            )
         return runtime
+
+    async def _probe_then_drain(self) -> None:
+        try:
+            await self.breaker.probe()
+        except Exception:  # the drainer probes again; the service must start regardless
+            log.exception("first database probe failed; the drainer tries again")
+        self.probed = True
+        self.drainer.start()
 
     @property
     def database_up(self) -> bool:
@@ -99,6 +141,11 @@ class Runtime:
         return self.breaker.database_up
 
     async def stop(self) -> None:
+        if self._first_probe is not None and not self._first_probe.done():
+            self._first_probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._first_probe
+        await self.monitor.stop()
         await self.drainer.stop()
         await asyncio.to_thread(self.spool.close)
         try:  # a silent database must not hold the shutdown

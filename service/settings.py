@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from service.domain.signature import parse_secrets
+from service.domain.working_hours import DEFAULT_WORKING_HOURS, WorkingHours, WorkingHoursError
 
 MAX_BODY_BYTES = 256 * 1024
 LOG_FORMATS = ("text", "json")
@@ -116,6 +117,40 @@ def _zone(env: Mapping[str, str], key: str, default: str) -> str:
     return name
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|j|d)?")
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "j": 86400, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], key: str, default: float) -> float:
+    """Seconds, from `7200`, `2h`, `90min`, `30s` (or `1d`)."""
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    match = _DURATION.fullmatch(raw)
+    if match is None or float(match[1]) <= 0:
+        raise ConfigurationError(f"{key} must be a duration such as 2h, 5min or 300, not {raw!r}")
+    return float(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def _working_hours(env: Mapping[str, str], zone: str) -> str:
+    text = (env.get("WORKING_HOURS") or DEFAULT_WORKING_HOURS).strip()
+    try:
+        WorkingHours.parse(text, zone)
+    except WorkingHoursError as exc:
+        raise ConfigurationError(f"WORKING_HOURS: {exc}") from None
+    return text
+
+
+def _webhook_url(env: Mapping[str, str]) -> str | None:
+    url = (env.get("ALERT_WEBHOOK_URL") or "").strip()
+    if not url:
+        return None
+    if not re.match(r"^https?://[^\s/]+", url):
+        # never repeat the URL: it is a credential (whoever has it may post to the channel)
+        raise ConfigurationError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     webhook_secrets: tuple[str, ...]
@@ -142,6 +177,12 @@ class Settings:
     header_timeout: float = 10.0
     limit_concurrency: int = 4096
     max_connections: int | None = None  # None: from the file descriptor limit
+    # The operators' alerts (CONTRACT §6): silence counted inside WORKING_HOURS only.
+    working_hours: str = DEFAULT_WORKING_HOURS
+    silence_alert_after: float = 2 * 3600.0  # seconds of working time without a delivery
+    alert_after: float = 300.0  # seconds the database may be away, or a delivery wait, unalerted
+    # Slack, Mattermost or Teams incoming webhook; a credential: never logged, never repr'd.
+    alert_webhook_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(
@@ -168,14 +209,20 @@ class Settings:
             log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS).lower(),
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS).upper(),
             admin_password=env.get("ADMIN_PASSWORD") or None,
-            working_timezone=_zone(env, "WORKING_TIMEZONE", "Africa/Tunis"),
             quarantine_max_count=_int(env, "QUARANTINE_MAX_COUNT", 10_000),
             quarantine_max_bytes=_int(env, "QUARANTINE_MAX_BYTES", 64 * 1024 * 1024),
             probe_max_delay=_float(env, "PROBE_MAX_DELAY", 5.0),
             keepalive_timeout=_float(env, "KEEPALIVE_TIMEOUT", 5.0),
             header_timeout=_float(env, "HEADER_TIMEOUT", 10.0),
             limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 4096),
-            max_connections=_int(env, "MAX_CONNECTIONS", 1) if env.get("MAX_CONNECTIONS") else None,
+            max_connections=(
+                _int(env, "MAX_CONNECTIONS", 1) if env.get("MAX_CONNECTIONS") else None
+            ),
+            working_timezone=(zone := _zone(env, "WORKING_TIMEZONE", "Africa/Tunis")),
+            working_hours=_working_hours(env, zone),
+            silence_alert_after=_duration(env, "SILENCE_ALERT_AFTER", 2 * 3600.0),
+            alert_after=_duration(env, "ALERT_AFTER", 300.0),
+            alert_webhook_url=_webhook_url(env),
         )
 
     def require_secret(self) -> None:

@@ -213,6 +213,7 @@ def simulate(args: argparse.Namespace) -> int:
             export = payroll.download(
                 service, admin_password, Month(first.year, first.month), settings.data_dir
             )
+            status_url, status_page = save_status_page(service, admin_password, run_dir)
 
     print()
     print(log_summary(log))
@@ -233,6 +234,9 @@ def simulate(args: argparse.Namespace) -> int:
     print(differences_text(found))
     print()
     print("verifier:", json.dumps(answer))
+    print()
+    print(f"status page: {status_url} (user admin, password {admin_password}) while it serves;")
+    print(f"  this run's page, saved at the end: {status_page} (opens offline, in any browser)")
     ok = (
         log.count("Failed") == 0
         and drained
@@ -244,3 +248,12 @@ def simulate(args: argparse.Namespace) -> int:
     )
     print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
     return 0 if ok else 1
+
+
+def save_status_page(service: ServiceProcess, password: str, run_dir: Path) -> tuple[str, Path]:
+    """The operators' status page as the run left it (the service stops with the run)."""
+    url = f"{service.base_url}{paths.STATUS}"
+    page = run_dir / "status.html"
+    answer = httpx.get(url, auth=("admin", password), timeout=30)
+    page.write_text(answer.text if answer.status_code == 200 else f"HTTP {answer.status_code}")
+    return url, page

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 
 from litestar import Response, get
 from prometheus_client import (
@@ -96,9 +97,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Told of each delivery answered (the alert monitor counts them: CONTRACT §6).
+        self.listeners: list[Callable[[str, int], None]] = []
+
     def observe_delivery(self, answer: str, http_status: int, seconds: float) -> None:
         self.deliveries.labels(answer=answer, http_status=str(http_status)).inc()
         self.delivery_duration.observe(seconds)
+        for listener in self.listeners:
+            listener(answer, http_status)
 
 
 async def refresh(metrics: Metrics, runtime: Runtime) -> None:

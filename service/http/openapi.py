@@ -262,12 +262,26 @@ def _version() -> str:
         return "0+unknown"
 
 
+# Swagger UI's files, served from the package swagger-ui-py ships (no CDN: `/schema` works on a
+# machine without internet). service/http/docs_assets.py serves them under this path.
+DOCS_ASSETS = "/schema/assets"
+
+
+def swagger_plugin() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+    )
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="TimeMoto pointage",
         version=_version(),
         description=DESCRIPTION,
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[swagger_plugin()],
         use_handler_docstrings=True,
     )

@@ -151,6 +151,6 @@ class OperatorsGate:
 
 
 ENABLE_HINT = (
-    "operators' paths (/api/export/…) are off and answer 404: set ADMIN_PASSWORD to enable them "
-    "(HTTP Basic auth, user admin)"
+    "operators' paths (/status, /api/status, /api/export/…) are off and answer 404: set "
+    "ADMIN_PASSWORD to enable them (HTTP Basic auth, user admin)"
 )

@@ -7,3 +7,5 @@ READY = "/ready"
 METRICS = "/metrics"
 OPENAPI = "/schema"
 EXPORT = "/api/export"  # operators' (CONTRACT §6, §7): {EXPORT}/YYYY-MM.xlsx and .csv
+STATUS = "/status"  # operators' (CONTRACT §6): the status page, HTML
+API_STATUS = "/api/status"  # operators': the same facts as JSON

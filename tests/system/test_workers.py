@@ -48,9 +48,7 @@ def workers(service: ServiceProcess) -> list[psutil.Process]:
     found = []
     for child in psutil.Process(service.process.pid).children():
         try:
-            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(
-                child.cmdline()
-            ):
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:  # gone, or a zombie not yet reaped by the supervisor
             continue

@@ -1,0 +1,207 @@
+"""The alert monitor: a background task that gathers the facts every few seconds, asks the
+`AlertBook` (service/domain/alerts.py) what changed, and says so once: a WARNING log line when an
+alert is raised (INFO when cleared), the `timemoto_alert{name}` series, a line on `/status`, and a
+notification when ALERT_WEBHOOK_URL is set.
+
+The facts: the deliveries answered (`record`, called for each one; kept in `Activity`), the
+latest delivery the database holds (read once at start, so a restart does not forget a long
+silence), the circuit breaker's view of the database (and since when it holds), and the spool.
+The clock is injected so that tests drive time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.alerts.notifier import Notifier
+from service.db.status_queries import last_received
+from service.domain.activity import Activity
+from service.domain.alerts import Active, AlertBook, Change, Facts, Thresholds
+from service.domain.working_hours import WorkingHours
+from service.outbox.spool import Spool, SpoolError, SpoolStatus
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 15.0  # seconds between two looks
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFacts:
+    pending: int
+    oldest: datetime | None
+    stranded: int
+    quarantined: int
+
+    @classmethod
+    def of(cls, status: SpoolStatus) -> SpoolFacts:
+        return cls(
+            pending=status.pending,
+            oldest=status.oldest,
+            stranded=sum(other.pending for other in status.stranded),
+            quarantined=status.quarantined,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    up: bool | None  # None: not known yet (the first probe has not answered)
+    since: datetime
+    since_start: bool  # nothing changed since the service started
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return Thresholds(
+        working_hours=WorkingHours.parse(settings.working_hours, settings.working_timezone),
+        silence_after=timedelta(seconds=settings.silence_alert_after),
+        alert_after=timedelta(seconds=settings.alert_after),
+    )
+
+
+class AlertMonitor:
+    def __init__(
+        self,
+        thresholds: Thresholds,
+        spool: Spool,
+        database_up: Callable[[], bool | None],
+        engine: AsyncEngine | None,
+        notifier: Notifier,
+        clock: Clock = utc_now,
+        interval: float = INTERVAL,
+    ) -> None:
+        self.thresholds = thresholds
+        self.zone: ZoneInfo = thresholds.working_hours.zone
+        self._spool = spool
+        self._database_up = database_up
+        self._engine = engine
+        self.notifier = notifier
+        self.clock = clock
+        self.interval = interval
+        self.started_at = clock()
+        self.activity = Activity(self.zone, self.started_at)
+        self.book = AlertBook(thresholds)
+        self.last_in_database: datetime | None = None
+        self._database = DatabaseState(None, self.started_at, True)
+        self.spool_facts: SpoolFacts | None = None
+        self.listeners: list[Callable[[Change], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._seeded = False
+
+    # -- facts ------------------------------------------------------------------------------------
+
+    def record(self, answer: str, http_status: int) -> None:
+        """One delivery answered (the webhook calls this for each)."""
+        self.activity.record(answer, http_status, self.clock())
+
+    @property
+    def last_delivery(self) -> datetime | None:
+        known = [t for t in (self.activity.last_acknowledged, self.last_in_database) if t]
+        return max(known) if known else None
+
+    @property
+    def database(self) -> DatabaseState:
+        return self._database
+
+    def _observe_database(self, now: datetime) -> None:
+        up = self._database_up()
+        if up != self._database.up:
+            first = self._database.up is None
+            # The first answer (up or down) dates from the start: that is all we know.
+            self._database = DatabaseState(
+                up, self.started_at if first else now, first and self._database.since_start
+            )
+
+    async def read_spool(self) -> SpoolFacts | None:
+        try:
+            status = await asyncio.to_thread(self._spool.status)
+        except SpoolError as exc:
+            log.error("%s", exc)
+            return None
+        self.spool_facts = SpoolFacts.of(status)
+        return self.spool_facts
+
+    async def seed(self, seconds: float) -> None:
+        """The latest delivery the database holds (once; silence survives a restart)."""
+        if self._seeded or self._engine is None:
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                self.last_in_database = await last_received(self._engine)
+            self._seeded = True
+        except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
+            log.debug("last delivery not read from the database yet: %s", type(exc).__name__)
+
+    # -- evaluation -------------------------------------------------------------------------------
+
+    async def check(self) -> list[Change]:
+        """Look once: evaluate the alerts now and report each change."""
+        now = self.clock()
+        self._observe_database(now)
+        spool = await self.read_spool()
+        database = self._database
+        facts = Facts(
+            now=now,
+            watching_since=self.started_at,
+            last_delivery=self.last_delivery,
+            database_up=database.up is not False,
+            database_down_since=database.since if database.up is False else None,
+            oldest_pending=spool.oldest if spool else None,
+            stranded=spool.stranded if spool else 0,
+            quarantined=spool.quarantined if spool else None,
+            signature_failures=self.activity.signature_failures(
+                now, self.thresholds.signature_window
+            ),
+        )
+        changes = self.book.evaluate(facts)
+        for change in changes:
+            self._report(change)
+        return changes
+
+    def _report(self, change: Change) -> None:
+        if change.raised:
+            log.warning("alert raised: %s: %s", change.name, change.detail)
+        else:
+            log.info("alert cleared: %s: %s", change.name, change.detail)
+        self.notifier.notify(change.text)
+        for listener in self.listeners:
+            listener(change)
+
+    @property
+    def active(self) -> list[Active]:
+        return list(self.book.active.values())
+
+    # -- the background task ----------------------------------------------------------------------
+
+    def start(self, seed_timeout: float) -> None:
+        self.notifier.start()
+        self._task = asyncio.create_task(self._run(seed_timeout), name="alert-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.notifier.stop()
+
+    async def _run(self, seed_timeout: float) -> None:
+        while True:
+            try:
+                await self.seed(seed_timeout)
+                await self.check()
+            except Exception:  # the task must outlive any surprise
+                log.exception("alert check failed; trying again")
+            await asyncio.sleep(self.interval)
