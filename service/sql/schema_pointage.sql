@@ -93,6 +93,13 @@ CREATE INDEX IF NOT EXISTS pointage_ancre_idx
     WHERE NOT ignore AND type_pointage IN ('entree', 'sortie');
 CREATE INDEX IF NOT EXISTS pointage_poste_ferme_idx
     ON pointage (timemoto_user_id, jour_rattache) WHERE poste_ferme;
+-- What the operators' status page reads (CONTRACT §6): recent deliveries, the last one per
+-- location, this month's anomalies.
+CREATE INDEX IF NOT EXISTS pointage_recu_le_idx ON pointage (recu_le);
+CREATE INDEX IF NOT EXISTS pointage_lieu_recu_le_idx
+    ON pointage ((payload -> 'data' ->> 'locationName'), recu_le);
+CREATE INDEX IF NOT EXISTS pointage_anomalie_jour_idx
+    ON pointage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie;
 
 -- pointage_resume: one row per TimeMoto user and month, the sum of its punches' attributions.
 CREATE TABLE IF NOT EXISTS pointage_resume (
@@ -127,6 +134,7 @@ ALTER TABLE pointage_evenement ADD COLUMN IF NOT EXISTS motif text;
 CREATE INDEX IF NOT EXISTS pointage_evenement_en_attente_idx
     ON pointage_evenement ((payload -> 'data' ->> 'userId'))
     WHERE statut = 'non_applique';
+CREATE INDEX IF NOT EXISTS pointage_evenement_recu_le_idx ON pointage_evenement (recu_le);
 
 -- pointage_supprime: the delivery ids of punches deleted since they were stored (by an
 -- attendance.deleted, or by hand). TimeMoto may send a delivery again; a deleted punch must not
