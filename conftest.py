@@ -9,9 +9,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from tests.support.databases import Database, fresh_database, postgres_server
 from tests.support.service import InProcessService, service_settings
+
+# Timing is not what property tests check: this machine is shared, and a slow example is not a
+# wrong one (benches measure speed).
+settings.register_profile("shared-machine", deadline=None)
+settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session")

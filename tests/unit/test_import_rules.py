@@ -24,7 +24,10 @@ LAYERS = {
     "service.db": {"service.domain", "service.settings"},
     "service.outbox": {"service.db", "service.domain", "service.settings"},
     "service.intake": {"service.outbox", "service.db", "service.domain", "service.settings"},
+    # The operators' alerts watch the spool and the database: beside the intake, below http.
+    "service.alerts": {"service.outbox", "service.db", "service.domain", "service.settings"},
     "service.http": {
+        "service.alerts",
         "service.intake",
         "service.outbox",
         "service.db",
@@ -34,7 +37,7 @@ LAYERS = {
         "service.runtime",
     },
 }
-LOWER = ("service.domain", "service.db", "service.outbox", "service.intake")
+LOWER = ("service.domain", "service.db", "service.outbox", "service.intake", "service.alerts")
 UPPER = ("service.http", "service.app", "service.cli", "service.runtime")
 
 
