@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib.resources import files
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -271,7 +272,10 @@ def type_pointage(action_id: int | None, clocking_type: str | None) -> TypePoint
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """The IANA database's names, as the `tzdata` package lists them: not whatever files the
+    system's zoneinfo folder holds (Debian's has `localtime`, which PostgreSQL does not know)."""
+    listed = files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(listed) & frozenset(available_timezones())
 
 
 def _zone(name: str) -> ZoneInfo:
