@@ -25,6 +25,7 @@ application's start-up (which never waits for the database: see service/runtime.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
@@ -238,6 +239,9 @@ class Supervisor:
 # -- the worker --------------------------------------------------------------------------------
 
 
+ARRIVAL_GRACE_S = 0.5  # seconds a just-accepted connection has to send its request at shutdown
+
+
 def run_worker(fd: int, ready_fd: int, options: dict[str, Any]) -> int:
     import uvicorn
 
@@ -249,6 +253,15 @@ def run_worker(fd: int, ready_fd: int, options: dict[str, Any]) -> int:
             if self.started:
                 os.write(ready_fd, b"1")
                 os.close(ready_fd)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # A connection accepted just before the signal may not have sent its request yet,
+            # and uvicorn closes a connection without a request at once (its sender sees a
+            # reset): stop accepting first, let those requests arrive, then shut down as usual.
+            for server in self.servers:
+                server.close()
+            await asyncio.sleep(ARRIVAL_GRACE_S)
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
         "service.app:create_app",
