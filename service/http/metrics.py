@@ -45,6 +45,11 @@ class Metrics:
             ["answer", "http_status"],
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "timemoto_deliveries_in_flight",
+            "Webhook deliveries being read or written now (not yet answered).",
+            registry=self.registry,
+        )
         self.delivery_duration = Histogram(
             "timemoto_delivery_duration_seconds",
             "Time to answer a webhook delivery, body reading included.",

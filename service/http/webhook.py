@@ -66,8 +66,9 @@ async def receive_pointage(
     """Receive one TimeMoto delivery (CONTRACT §1)."""
     started = time.perf_counter()
     try:
-        body = await read_body(request, MAX_BODY_BYTES)
-        answer = await intake.receive(body, request.headers.get(HEADER))
+        with metrics.in_flight.track_inprogress():
+            body = await read_body(request, MAX_BODY_BYTES)
+            answer = await intake.receive(body, request.headers.get(HEADER))
     except BodyTooLarge:
         answer = error(413, f"body over {MAX_BODY_BYTES // 1024} KiB")
     except ClientDisconnected:

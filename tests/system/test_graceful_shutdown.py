@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.http import paths
 from tests.support.databases import Database, fresh_database
 from tests.support.locks import inserts_wait
 from tests.support.service import ServiceProcess, service_env, wait_until
@@ -83,6 +84,7 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
                 # Deliveries arriving together share a transaction (group commit): at least one
                 # insert waits on the lock, holding the deliveries of every thread behind it.
                 assert wait_until(lambda: waiting_inserts(database) >= 1, 30)
+                assert wait_until(lambda: deliveries_in_flight(first) == THREADS, 30)
                 stopper.start()  # SIGTERM, with every thread's delivery in flight
                 assert wait_until(lambda: "Shutting down" in first.log(), 30)
             stopper.join(90)
@@ -109,6 +111,13 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
             )
         missing = set(acknowledged) - {row["event_id"] for row in stored}
         assert not missing, f"acknowledged but lost: {sorted(missing)}"
+
+
+def deliveries_in_flight(service: ServiceProcess) -> float:
+    """Deliveries the service has taken and not yet answered (its own gauge)."""
+    text = service.client.get(paths.METRICS).text
+    rows = [r for r in text.splitlines() if r.startswith("timemoto_deliveries_in_flight ")]
+    return float(rows[0].split()[-1]) if rows else 0.0
 
 
 def _spool_pending(service: ServiceProcess) -> int:
