@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -43,7 +44,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,6 +165,7 @@ class LoadResult:
     non_2xx: int
     socket_errors: str
     tallies: list[ThreadTally] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the generator's own
 
     @property
     def wraps(self) -> int:
@@ -257,7 +259,13 @@ class LoadGenerator:
     def run(
         self, url: str, bodies: Path, seconds: float, *, stop_at_end: bool = False
     ) -> LoadResult:
-        mode = "stop" if stop_at_end else "cycle"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = self._run(url, bodies, seconds, "stop" if stop_at_end else "cycle")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result.cpu_seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return result
+
+    def _run(self, url: str, bodies: Path, seconds: float, mode: str) -> LoadResult:
         if self.wrk:
             command = [self.wrk, "-t", str(WRK_THREADS), "-c", str(CONNECTIONS)]
             command += ["-d", f"{seconds:.0f}s", "--latency", "--timeout", "10s"]
@@ -339,6 +347,9 @@ class Uvicorn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{paths.WEBHOOK}"
 
+    def pids(self) -> list[int]:
+        return [self.process.pid]
+
     def _listening(self) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
@@ -400,6 +411,79 @@ def children(pid: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------
+# CPU: where the two cores go during a measured run
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def postgres_pids(server_url: str) -> list[int]:
+    """The embedded server's postmaster and its children (backends, WAL writer, ...)."""
+    host = dict(p.split("=", 1) for p in urlsplit(server_url).query.split("&") if "=" in p)
+    pid_file = Path(host.get("host", "")) / "postmaster.pid"
+    try:
+        postmaster = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    return [postmaster, *children(postmaster)]
+
+
+@dataclass
+class Cpu:
+    """CPU seconds per group of processes over `wall` seconds, and how busy the machine was."""
+
+    wall: float
+    groups: dict[str, list[float]]  # per process of the group
+    machine_busy: float
+
+    def core_share(self, group: str) -> float:
+        return sum(self.groups.get(group, [])) / self.wall
+
+
+class CpuMeter:
+    """`with CpuMeter({"server": pids_fn, ...}) as meter:` ... then `meter.result`."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self.result: Cpu | None = None
+
+    def __enter__(self) -> CpuMeter:
+        self._before = {
+            name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self._groups.items()
+        }
+        self._machine = _machine_ticks()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        wall = time.perf_counter() - self._started
+        busy, total = _machine_ticks()
+        groups = {}
+        for name, pids in self._groups.items():
+            before = self._before[name]
+            groups[name] = [cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids()]
+        share = (busy - self._machine[0]) / max(1, total - self._machine[1])
+        self.result = Cpu(wall, groups, share)
+
+
+# ---------------------------------------------------------------------------------------------
 # The database's limit
 
 
@@ -410,9 +494,9 @@ class Measure:
     p99_ms: float | None = None
 
 
-async def plain_commits(url: str, seconds: float) -> Measure:
+async def plain_commits(url: str, seconds: float, meter: CpuMeter) -> Measure:
     """32 connections, each inserting one row per transaction (autocommit, so one fsync'd commit
-    each) into a plain table, for `seconds` after a one-second warm-up."""
+    each) into a plain table, for `seconds` after a one-second warm-up (`meter` around them)."""
     setup = await asyncpg.connect(url, timeout=30)
     await setup.execute(
         "CREATE TABLE plain_commit (id bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE,"
@@ -420,28 +504,30 @@ async def plain_commits(url: str, seconds: float) -> Measure:
     )
     await setup.close()
     connections = [await asyncpg.connect(url, timeout=30) for _ in range(CONNECTIONS)]
-    started = time.perf_counter()
-    measure_from = started + 1.0
-    until = measure_from + seconds
+    sequence = [0] * CONNECTIONS
     latencies: list[float] = []
 
-    async def work(connection: asyncpg.Connection, number: int) -> None:
-        sequence = 0
+    async def work(number: int, until: float, timed: bool) -> None:
         while (now := time.perf_counter()) < until:
-            sequence += 1
-            await connection.execute(
-                "INSERT INTO plain_commit (event_id) VALUES ($1)", f"c{number}-{sequence}"
+            sequence[number] += 1
+            await connections[number].execute(
+                "INSERT INTO plain_commit (event_id) VALUES ($1)", f"c{number}-{sequence[number]}"
             )
-            if now >= measure_from:
+            if timed:
                 latencies.append(time.perf_counter() - now)
 
     try:
-        await asyncio.gather(*(work(c, n) for n, c in enumerate(connections)))
+        warm_until = time.perf_counter() + 1.0
+        await asyncio.gather(*(work(n, warm_until, False) for n in range(CONNECTIONS)))
+        started = time.perf_counter()
+        with meter:
+            await asyncio.gather(*(work(n, started + seconds, True) for n in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
     finally:
         for connection in connections:
             await connection.close()
     quantiles = statistics.quantiles(latencies, n=100)
-    return Measure(len(latencies) / seconds, quantiles[49] * 1000, quantiles[98] * 1000)
+    return Measure(len(latencies) / elapsed, quantiles[49] * 1000, quantiles[98] * 1000)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,6 +543,7 @@ class WebhookRun:
     stored_answers: int
     unanswered: int
     rss_kb: dict[str, int]
+    cpu: Cpu
     problems: list[str]
 
 
@@ -495,7 +582,14 @@ def webhook_run(
             runs.append(generator.run(target, warmup, WARMUP_SECONDS))
         if profile is not None:
             spy = _py_spy(service.process.pid, seconds, profile)
-        result = generator.run(target, bodies, seconds, stop_at_end=stop_at_end)
+        pid = service.process.pid
+        with CpuMeter(
+            {
+                "server": lambda: children(pid) or [pid],
+                "postgres": lambda: postgres_pids(server_url),
+            }
+        ) as meter:
+            result = generator.run(target, bodies, seconds, stop_at_end=stop_at_end)
         runs.append(result)
         memory = _service_rss(service.process.pid)
         stored = sum(run.answers()["stored"] for run in runs)
@@ -527,7 +621,10 @@ def webhook_run(
     errors = [line for line in service.log().splitlines() if '"level": "ERROR"' in line]
     if errors:
         problems.append(f"{len(errors)} ERROR lines in the service log, the first: {errors[0]}")
-    return WebhookRun(workers, result, rows, expected, stored, unanswered, memory, problems)
+    assert meter.result is not None
+    return WebhookRun(
+        workers, result, rows, expected, stored, unanswered, memory, meter.result, problems
+    )
 
 
 def _service_rss(pid: int) -> dict[str, int]:
@@ -569,35 +666,58 @@ def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | No
 
 
 _LAYERS = (
+    ("Runner.run (asyncio/runners.py", "the event loop itself (uvloop in C: sockets, httptools)"),
     ("service/", "service/ (our code)"),
-    ("sqlalchemy/", "SQLAlchemy"),
     ("advanced_alchemy/", "Advanced Alchemy"),
+    ("sqlalchemy/", "SQLAlchemy"),
     ("asyncpg/", "asyncpg"),
+    ("anyio/", "anyio (Litestar resolving dependencies in a task group)"),
+    ("sniffio/", "anyio (Litestar resolving dependencies in a task group)"),
     ("litestar/", "Litestar"),
-    ("uvicorn/", "uvicorn"),
+    ("msgspec", "msgspec"),
+    ("prometheus_client/", "prometheus_client"),
     ("logging/", "logging"),
     ("json/", "json"),
-    ("prometheus_client/", "prometheus_client"),
-    ("asyncio/", "asyncio"),
-    ("msgspec", "msgspec"),
+    ("uvicorn/", "uvicorn"),
 )
 
 
-def _layer(frame: str) -> str:
-    for marker, name in _LAYERS:
-        if marker in frame:
-            return name
-    match = re.search(r"\(([^:)]+)", frame)
-    return match.group(1).rsplit("/", 2)[-2] if match and "/" in match.group(1) else "other"
+def _layer(frames: list[str]) -> str:
+    """Who spent the time: the innermost frame of a known library or of service/ (standard
+    library frames count for whoever called them)."""
+    for frame in reversed(frames):
+        for marker, name in _LAYERS:
+            if marker in frame:
+                return name
+    return "the standard library (asyncio, ...)"
+
+
+def _root(frames: list[str]) -> str:
+    """The event loop's thread, a greenlet (SQLAlchemy's sync code, run by `await_only`: py-spy
+    sees no link to the coroutine that started it), or another thread (asyncio.to_thread)."""
+    first = frames[0]
+    if first.startswith(("<module>", "_run_module_as_main")) or "runpy" in first:
+        return "the event loop (main thread)"
+    if "threading.py" in first:
+        return "worker threads (asyncio.to_thread, the spool)"
+    return "greenlets: SQLAlchemy's sync side of the store's awaits"
+
+
+_IDLE_WORKER = "_worker (concurrent/futures/thread.py)"
+
+
+def _function(frame: str) -> str:
+    return re.sub(r":\d+\)", ")", frame)
 
 
 def summarize_profile(path: Path, top: int = 15) -> None:
     """Where the time goes: samples by layer of the innermost frame, by function (self), and
     the service's own functions (inclusive)."""
     own: Counter[str] = Counter()
+    roots: Counter[str] = Counter()
     layers: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -606,17 +726,27 @@ def summarize_profile(path: Path, top: int = 15) -> None:
         frames = [f for f in stack.split(";") if "(" in f]
         if not frames:
             continue
-        total += count
         leaf = frames[-1]
-        own[re.sub(r":\d+\)", ")", leaf)] += count
-        layers[_layer(leaf)] += count
-        for frame in {re.sub(r":\d+\)", ")", f) for f in frames if "service/" in f}:
+        if _function(leaf) == _IDLE_WORKER:
+            idle += count  # py-spy counts a pool thread blocked in queue.get() as busy
+            continue
+        total += count
+        roots[_root(frames)] += count
+        own[_function(leaf)] += count
+        layers[_layer(frames)] += count
+        for frame in {_function(f) for f in frames if "service/" in f}:
             inclusive[frame] += count
     if not total:
         print("profile: no samples")
         return
-    print(f"profile: {total} samples of the busy service (200 Hz), full stacks in {path}")
-    print("  self time by layer (innermost frame):")
+    print(
+        f"profile: {total} samples of the busy service (200 Hz; {idle} more of idle pool "
+        f"threads left out), full stacks in {path}"
+    )
+    print("  by where the stack starts:")
+    for name, count in roots.most_common():
+        print(f"    {count / total:6.1%}  {name}")
+    print("  self time by layer (innermost frame of a library or of service/):")
     for name, count in layers.most_common():
         print(f"    {count / total:6.1%}  {name}")
     print(f"  self time, top {top} functions:")
@@ -699,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         references: dict[str, LoadResult] = {}
+        cpu: dict[str, Cpu] = {}
         for key, app, factory in (
             ("trivial", "bench.endpoints:trivial", False),
             ("bare", "bench.endpoints:create_bare", True),
@@ -706,16 +837,24 @@ def main(argv: list[str] | None = None) -> int:
             server = Uvicorn(app, factory=factory, env={"BENCH_SECRET": SECRET}, log=work / key)
             try:
                 generator.run(server.url, warmup, WARMUP_SECONDS)
-                references[key] = generator.run(server.url, bodies, seconds)
+                with CpuMeter({"server": server.pids}) as meter:
+                    references[key] = generator.run(server.url, bodies, seconds)
             finally:
                 server.stop()
+            assert meter.result is not None
+            cpu[key] = meter.result
             result = references[key]
             print(f"{key}: {result.rps:,.0f}/s, p99 {result.p99_ms:.1f} ms", flush=True)
             if result.non_2xx:
                 problems.append(f"{key}: {result.non_2xx} non-2xx answers")
 
         plain_url = asyncio.run(create_database(server_url, "plain", schema=False))
-        database = asyncio.run(plain_commits(plain_url, DB_SECONDS))
+        meter = CpuMeter(
+            {"server": lambda: [os.getpid()], "postgres": lambda: postgres_pids(server_url)}
+        )
+        database = asyncio.run(plain_commits(plain_url, DB_SECONDS, meter))
+        assert meter.result is not None
+        cpu["database"] = meter.result
         print(f"plain commits: {database.rps:,.0f}/s", flush=True)
 
         webhooks: dict[int, WebhookRun] = {}
@@ -774,6 +913,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     report(generator, references, database, webhooks, rss_run)
+    report_cpu(references, database, webhooks, cpu)
     if chosen.profile and chosen.profile.exists():
         summarize_profile(chosen.profile)
     for problem in problems:
@@ -834,6 +974,45 @@ def report(
             f"RSS after {rss_run.rows:,} deliveries ({rss_run.result.rps:,.0f}/s): {rss:.0f} MB, "
             f"peak {peak:.0f} MB (target <= {RSS_TARGET_MB:.0f} MB: "
             f"{_verdict(rss <= RSS_TARGET_MB)})"
+        )
+
+
+def report_cpu(
+    references: dict[str, LoadResult],
+    database: Measure,
+    webhooks: dict[int, WebhookRun],
+    cpu: dict[str, Cpu],
+) -> None:
+    """Where the cores went in each measured run: the server's processes (the bench itself for
+    the database row), PostgreSQL's, the generator's; and CPU milliseconds per request."""
+    rows: list[tuple[str, Cpu, LoadResult | Measure]] = [
+        ("trivial ASGI app", cpu["trivial"], references["trivial"]),
+        ("bare Litestar POST + HMAC", cpu["bare"], references["bare"]),
+        ("plain commits (server: the asyncpg client)", cpu["database"], database),
+    ]
+    for workers, run in webhooks.items():
+        rows.append((f"webhook, {workers} worker(s)", run.cpu, run.result))
+    print()
+    print(
+        "| measured run | server, % of a core | PostgreSQL | generator | machine busy "
+        "| CPU ms per request: server / PostgreSQL / generator |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, used, measure in rows:
+        rps = measure.rps
+        generator_seconds = measure.cpu_seconds if isinstance(measure, LoadResult) else 0.0
+        server = used.groups.get("server", [])
+        shares = [f"{s / used.wall:.0%}" for s in server if s / used.wall >= 0.005]
+        per_process = " + ".join(shares) if len(shares) > 1 else ""
+        requests = rps * used.wall
+        postgres = used.core_share("postgres")
+        print(
+            f"| {label} | {used.core_share('server'):.0%}"
+            f"{f' ({per_process})' if per_process else ''} "
+            f"| {postgres:.0%} | {generator_seconds / used.wall:.0%} | {used.machine_busy:.0%} "
+            f"| {sum(server) / requests * 1000:.2f} / "
+            f"{sum(used.groups.get('postgres', [])) / requests * 1000:.2f} / "
+            f"{generator_seconds / requests * 1000:.2f} |"
         )
 
 
