@@ -18,7 +18,9 @@ the requests still in flight when the generator stopped are sent again, and the 
 
 Options (flags of `python -m bench.bench_webhook`, or the environment for `make bench`):
   --seconds N       / BENCH_WEBHOOK_SECONDS   measured seconds per path (default 10)
-  --rss             / BENCH_WEBHOOK_RSS=1     also 100,000 deliveries, then the service's RSS
+  --rss             / BENCH_WEBHOOK_RSS=1     also 100,000 deliveries (each once: by the Python
+                                              client, as wrk always runs its whole duration),
+                                              then the service's RSS
   --profile PATH    / BENCH_WEBHOOK_PROFILE   also a webhook run under py-spy: collapsed stacks
                                               to PATH and a summary (needs py-spy installed)
   --python-client   / BENCH_WEBHOOK_CLIENT=python   the fallback generator even if wrk is here
@@ -259,23 +261,25 @@ class LoadGenerator:
     def run(
         self, url: str, bodies: Path, seconds: float, *, stop_at_end: bool = False
     ) -> LoadResult:
+        """`seconds` of load; with `stop_at_end`, every body once and no more, by the Python
+        client (wrk always runs for its whole duration)."""
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = self._run(url, bodies, seconds, "stop" if stop_at_end else "cycle")
+        result = self._run(url, bodies, seconds, stop_at_end=stop_at_end)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         result.cpu_seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         return result
 
-    def _run(self, url: str, bodies: Path, seconds: float, mode: str) -> LoadResult:
-        if self.wrk:
+    def _run(self, url: str, bodies: Path, seconds: float, *, stop_at_end: bool) -> LoadResult:
+        if self.wrk and not stop_at_end:
             command = [self.wrk, "-t", str(WRK_THREADS), "-c", str(CONNECTIONS)]
             command += ["-d", f"{seconds:.0f}s", "--latency", "--timeout", "10s"]
-            command += ["-s", str(LUA), url, "--", str(bodies), str(WRK_THREADS), mode]
+            command += ["-s", str(LUA), url, "--", str(bodies), str(WRK_THREADS)]
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=seconds + 120, check=True
             )
             return parse_wrk(done.stdout, bodies, CONNECTIONS)
         command = [sys.executable, "-m", "bench.loadgen", url, str(bodies), str(seconds)]
-        command += [str(CONNECTIONS), mode]
+        command += [str(CONNECTIONS), "stop" if stop_at_end else "cycle"]
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 120, check=True, cwd=ROOT
         )
@@ -542,6 +546,7 @@ class WebhookRun:
     expected_rows: int
     stored_answers: int
     unanswered: int
+    rss_at_start_kb: dict[str, int]
     rss_kb: dict[str, int]
     cpu: Cpu
     problems: list[str]
@@ -574,6 +579,7 @@ def webhook_run(
     service = ServiceProcess(work / name, env).start()
     assert service.process is not None
     target = f"{service.base_url}{paths.WEBHOOK}"
+    memory_at_start = _service_rss(service.process.pid)
     problems: list[str] = []
     runs: list[LoadResult] = []
     spy: subprocess.Popen[bytes] | None = None
@@ -623,7 +629,16 @@ def webhook_run(
         problems.append(f"{len(errors)} ERROR lines in the service log, the first: {errors[0]}")
     assert meter.result is not None
     return WebhookRun(
-        workers, result, rows, expected, stored, unanswered, memory, meter.result, problems
+        workers,
+        result,
+        rows,
+        expected,
+        stored,
+        unanswered,
+        memory_at_start,
+        memory,
+        meter.result,
+        problems,
     )
 
 
@@ -968,12 +983,14 @@ def report(
             "(BENCH_WEBHOOK_RSS=1 or --rss; takes a minute or two)"
         )
     else:
+        start = rss_run.rss_at_start_kb.get("VmRSS", 0) / 1024
         rss = rss_run.rss_kb.get("VmRSS", 0) / 1024
         peak = rss_run.rss_kb.get("VmHWM", 0) / 1024
         print(
-            f"RSS after {rss_run.rows:,} deliveries ({rss_run.result.rps:,.0f}/s): {rss:.0f} MB, "
-            f"peak {peak:.0f} MB (target <= {RSS_TARGET_MB:.0f} MB: "
-            f"{_verdict(rss <= RSS_TARGET_MB)})"
+            f"RSS after {rss_run.rows:,} deliveries ({rss_run.result.rps:,.0f}/s, sent by "
+            f"{rss_run.result.generator}): {rss:.0f} MB, "
+            f"peak {peak:.0f} MB, {start:.0f} MB when it started "
+            f"(target <= {RSS_TARGET_MB:.0f} MB: {_verdict(rss <= RSS_TARGET_MB)})"
         )
 
 

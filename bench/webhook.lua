@@ -1,9 +1,9 @@
 -- wrk script for bench/bench_webhook.py: POST pre-signed bodies, each wrk thread its own slice.
 --
--- wrk -s bench/webhook.lua URL -- BODIES_FILE THREADS [STOP_AT_END]
+-- wrk -s bench/webhook.lua URL -- BODIES_FILE THREADS
 -- BODIES_FILE: one delivery a line, "<hex signature> <json body>". Thread k (0-based) sends the
 -- lines k, k+THREADS, k+2*THREADS, ... (disjoint slices), in order; at the end of its slice it
--- starts again (counted in `wraps`), or stops when STOP_AT_END is "stop".
+-- starts again (counted in `wraps`: for the webhook, sent twice is a duplicate).
 -- done() prints one "BENCH thread=..." line per thread, read by the Python side.
 
 local threads = {}
@@ -17,7 +17,6 @@ end
 
 function init(args)
    local file, count = args[1], tonumber(args[2])
-   stop_at_end = args[3] == "stop"
    signatures, bodies = {}, {}
    local line_number = 0
    for line in io.lines(file) do
@@ -35,11 +34,6 @@ end
 
 function request()
    if position >= #bodies then
-      if stop_at_end then
-         -- The loop ends after this call: a last request may still leave, a repeat not counted.
-         wrk.thread:stop()
-         return signed(#bodies)
-      end
       position, wraps = 0, wraps + 1
    end
    position = position + 1
