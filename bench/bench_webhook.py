@@ -48,7 +48,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,6 +57,7 @@ import httpx
 
 from service.db.embedded import temporary_embedded
 from service.db.schema import schema_sql
+from service.domain.delivery import decode, parse_delivery
 from service.domain.signature import HEADER, sign
 from service.http import paths
 from simulator.deliveries import Employee, attendance_inserted
@@ -74,6 +75,7 @@ DB_SECONDS = 5.0
 USERS = 1000
 BODIES = 80_000  # the measured runs' bodies: enough for 6,600/s over 12 s without reuse
 WARMUP_BODIES = 16_000
+TRIGGER_ROWS = 40_000  # the first bodies, as rows for the trigger's limit (8,000/s for 5 s)
 RSS_DELIVERIES = 100_000
 # The service's own options (deploy/): uvloop and httptools; each server here runs with them.
 UVICORN_ENV = {"UVICORN_LOOP": "uvloop", "UVICORN_HTTP": "httptools"}
@@ -431,6 +433,14 @@ def cpu_seconds(pid: int) -> float:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_seconds(pid: int) -> float:
+    """How long the process's main thread has waited on a run queue (runnable, no CPU free)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _machine_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of all cores, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -455,10 +465,16 @@ class Cpu:
 
     wall: float
     groups: dict[str, list[float]]  # per process of the group
+    waits: dict[str, list[float]]  # seconds each (main thread) was runnable but not running
     machine_busy: float
 
     def core_share(self, group: str) -> float:
         return sum(self.groups.get(group, [])) / self.wall
+
+    def wait_share(self, group: str) -> float:
+        """Waiting for a CPU: the main thread's seconds on the run queue (the busiest one's, for
+        a group of processes), over the wall time."""
+        return max(self.waits.get(group, [0.0]), default=0.0) / self.wall
 
 
 class CpuMeter:
@@ -470,7 +486,8 @@ class CpuMeter:
 
     def __enter__(self) -> CpuMeter:
         self._before = {
-            name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self._groups.items()
+            name: {pid: (cpu_seconds(pid), run_queue_seconds(pid)) for pid in pids()}
+            for name, pids in self._groups.items()
         }
         self._machine = _machine_ticks()
         self._started = time.perf_counter()
@@ -479,12 +496,14 @@ class CpuMeter:
     def __exit__(self, *_: object) -> None:
         wall = time.perf_counter() - self._started
         busy, total = _machine_ticks()
-        groups = {}
+        groups, waits = {}, {}
         for name, pids in self._groups.items():
             before = self._before[name]
-            groups[name] = [cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids()]
+            now = {pid: (cpu_seconds(pid), run_queue_seconds(pid)) for pid in pids()}
+            groups[name] = [c - before.get(pid, (0.0, 0.0))[0] for pid, (c, _) in now.items()]
+            waits[name] = [w - before.get(pid, (0.0, 0.0))[1] for pid, (_, w) in now.items()]
         share = (busy - self._machine[0]) / max(1, total - self._machine[1])
-        self.result = Cpu(wall, groups, share)
+        self.result = Cpu(wall, groups, waits, share)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +551,80 @@ async def plain_commits(url: str, seconds: float, meter: CpuMeter) -> Measure:
             await connection.close()
     quantiles = statistics.quantiles(latencies, n=100)
     return Measure(len(latencies) / elapsed, quantiles[49] * 1000, quantiles[98] * 1000)
+
+
+_INSERT_PUNCHES = """
+INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
+                      fuseau_horaire, date_travail, ignore, payload, recu_le)
+SELECT e, u, t, h, hb, f, d, i, p::jsonb, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+            $6::text[], $7::date[], $8::bool[], $9::text[]) AS x(e, u, t, h, hb, f, d, i, p)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+PunchRow = tuple[str, str, str, datetime, datetime | None, str, date, bool, str]
+
+
+def punch_rows(bodies: Path, count: int) -> list[PunchRow]:
+    """The first `count` bodies as `pointage` rows, parsed by the service's own domain code."""
+    rows: list[PunchRow] = []
+    with bodies.open("rb") as source:
+        for line in source:
+            if len(rows) == count:
+                break
+            punch = parse_delivery(decode(line.rstrip(b"\n").partition(b" ")[2])).punch
+            assert punch is not None
+            rows.append(
+                (
+                    punch.event_id,
+                    punch.timemoto_user_id,
+                    punch.type_pointage,
+                    punch.horodatage,
+                    punch.horodatage_brut,
+                    punch.fuseau_horaire,
+                    punch.date_travail,
+                    punch.ignore,
+                    json.dumps(punch.payload),
+                )
+            )
+    return rows
+
+
+async def trigger_inserts(
+    url: str, rows: list[PunchRow], connections: int, batch: int, seconds: float
+) -> tuple[Measure, int]:
+    """Raw asyncpg inserts of real punches into `pointage` (through its trigger), each batch of
+    `batch` rows (sorted by user, as the group commit does) one durable commit, on `connections`
+    connections for `seconds` after a one-second warm-up. The rate is in rows/s; also returns
+    how many rows were taken, to check that they did not run out."""
+    pool = [await asyncpg.connect(url, timeout=30) for _ in range(connections)]
+    cursor = 0
+    latencies: list[float] = []
+    inserted = 0
+
+    async def work(number: int, until: float, timed: bool) -> None:
+        nonlocal cursor, inserted
+        while (now := time.perf_counter()) < until and cursor < len(rows):
+            chunk = sorted(rows[cursor : cursor + batch], key=lambda row: row[1])
+            cursor += batch
+            columns = [list(column) for column in zip(*chunk, strict=True)]
+            added = await pool[number].fetch(_INSERT_PUNCHES, *columns)
+            if timed:
+                latencies.append(time.perf_counter() - now)
+                inserted += len(added)
+
+    try:
+        warm_until = time.perf_counter() + 1.0
+        await asyncio.gather(*(work(n, warm_until, False) for n in range(connections)))
+        started = time.perf_counter()
+        await asyncio.gather(*(work(n, started + seconds, True) for n in range(connections)))
+        elapsed = time.perf_counter() - started
+    finally:
+        for connection in pool:
+            await connection.close()
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Measure(inserted / elapsed, quantiles[49] * 1000, quantiles[98] * 1000), cursor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -872,6 +965,19 @@ def main(argv: list[str] | None = None) -> int:
         cpu["database"] = meter.result
         print(f"plain commits: {database.rps:,.0f}/s", flush=True)
 
+        # The same punches through the trigger: one row per commit, and batches as the group
+        # commit makes them (its 4 writers, 32 rows: what 32 connections can fill).
+        rows = punch_rows(bodies, TRIGGER_ROWS)
+        triggers: dict[str, Measure] = {}
+        for key, connections, batch in (("single", CONNECTIONS, 1), ("batched", 4, 32)):
+            trigger_url = asyncio.run(create_database(server_url, f"trigger_{key}", schema=True))
+            triggers[key], used = asyncio.run(
+                trigger_inserts(trigger_url, rows, connections, batch, DB_SECONDS)
+            )
+            if used >= len(rows):
+                problems.append(f"trigger inserts ({key}): the {len(rows):,} rows ran out")
+            print(f"trigger inserts ({key}): {triggers[key].rps:,.0f} rows/s", flush=True)
+
         webhooks: dict[int, WebhookRun] = {}
         for workers in (1, 2):
             run = webhook_run(
@@ -927,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-    report(generator, references, database, webhooks, rss_run)
+    report(generator, references, database, triggers, webhooks, rss_run)
     report_cpu(references, database, webhooks, cpu)
     if chosen.profile and chosen.profile.exists():
         summarize_profile(chosen.profile)
@@ -940,6 +1046,7 @@ def report(
     generator: LoadGenerator,
     references: dict[str, LoadResult],
     database: Measure,
+    triggers: dict[str, Measure],
     webhooks: dict[int, WebhookRun],
     rss_run: WebhookRun | None,
 ) -> None:
@@ -951,6 +1058,14 @@ def report(
     print(_row("the load generator's ceiling: a trivial ASGI app under uvicorn", trivial))
     print(_row("a bare Litestar POST that reads the body and checks the HMAC (HTTP)", bare))
     print(_row("raw asyncpg, single-row durable commits, plain table (database)", database))
+    single_row = triggers["single"]
+    print(_row("raw asyncpg, the same punches into `pointage`, a row per commit", single_row))
+    print(
+        _row(
+            "raw asyncpg, the same punches into `pointage`, 4 connections x 32 rows per commit",
+            triggers["batched"],
+        )
+    )
     print(_row("**the webhook, end to end, 1 worker**", one))
     print(_row("the webhook, end to end, 2 workers", two))
     print()
@@ -968,6 +1083,14 @@ def report(
         f"(target <= {P99_TARGET:.0f}x: {_verdict(p99 <= P99_TARGET)})"
     )
     print(f"webhook / database limit, throughput: {one.rps / database.rps:.1%}")
+    single = triggers["single"].rps / database.rps
+    print(
+        f"trigger, a row per commit / plain commits: {single:.1%} (issue 12's target >= 50%: "
+        f"{_verdict(single >= 0.5)}); batched like the group commit: "
+        f"{triggers['batched'].rps / database.rps:.1%}"
+    )
+    batched = one.rps / triggers["batched"].rps
+    print(f"webhook / trigger batched like the group commit: {batched:.1%}")
     print(f"2 workers / 1 worker, webhook throughput: {two.rps / one.rps:.2f}x")
     for workers, run in webhooks.items():
         rss = run.rss_kb.get("VmRSS", 0) / 1024
@@ -1001,7 +1124,9 @@ def report_cpu(
     cpu: dict[str, Cpu],
 ) -> None:
     """Where the cores went in each measured run: the server's processes (the bench itself for
-    the database row), PostgreSQL's, the generator's; and CPU milliseconds per request."""
+    the database row), PostgreSQL's, the generator's; and CPU milliseconds per request. "Waiting
+    for a CPU" is the server's (busiest worker's) event loop runnable with no core free: on a
+    machine shared with other work, what it lost to others."""
     rows: list[tuple[str, Cpu, LoadResult | Measure]] = [
         ("trivial ASGI app", cpu["trivial"], references["trivial"]),
         ("bare Litestar POST + HMAC", cpu["bare"], references["bare"]),
@@ -1011,10 +1136,10 @@ def report_cpu(
         rows.append((f"webhook, {workers} worker(s)", run.cpu, run.result))
     print()
     print(
-        "| measured run | server, % of a core | PostgreSQL | generator | machine busy "
-        "| CPU ms per request: server / PostgreSQL / generator |"
+        "| measured run | server, % of a core | server waiting for a CPU | PostgreSQL "
+        "| generator | machine busy | CPU ms per request: server / PostgreSQL / generator |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, used, measure in rows:
         rps = measure.rps
         generator_seconds = measure.cpu_seconds if isinstance(measure, LoadResult) else 0.0
@@ -1025,7 +1150,7 @@ def report_cpu(
         postgres = used.core_share("postgres")
         print(
             f"| {label} | {used.core_share('server'):.0%}"
-            f"{f' ({per_process})' if per_process else ''} "
+            f"{f' ({per_process})' if per_process else ''} | {used.wait_share('server'):.0%} "
             f"| {postgres:.0%} | {generator_seconds / used.wall:.0%} | {used.machine_busy:.0%} "
             f"| {sum(server) / requests * 1000:.2f} / "
             f"{sum(used.groups.get('postgres', [])) / requests * 1000:.2f} / "
