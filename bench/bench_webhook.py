@@ -642,6 +642,7 @@ class WebhookRun:
     rss_at_start_kb: dict[str, int]
     rss_kb: dict[str, int]
     cpu: Cpu
+    rows_per_commit: float  # during the measured run: how much the group commit gathered
     problems: list[str]
 
 
@@ -682,6 +683,7 @@ def webhook_run(
         if profile is not None:
             spy = _py_spy(service.process.pid, seconds, profile)
         pid = service.process.pid
+        before = asyncio.run(_rows_and_commits(url, name))
         with CpuMeter(
             {
                 "server": lambda: children(pid) or [pid],
@@ -691,6 +693,8 @@ def webhook_run(
             result = generator.run(target, bodies, seconds, stop_at_end=stop_at_end)
         runs.append(result)
         memory = _service_rss(service.process.pid)
+        time.sleep(1.5)  # the last answers' commits, and PostgreSQL's statistics flushed
+        after = asyncio.run(_rows_and_commits(url, name))
         stored = sum(run.answers()["stored"] for run in runs)
         unanswered = sum(run.unanswered() for run in runs)
         _send_again(service.base_url, runs, problems)
@@ -731,8 +735,21 @@ def webhook_run(
         memory_at_start,
         memory,
         meter.result,
+        (after[0] - before[0]) / max(1, after[1] - before[1]),
         problems,
     )
+
+
+async def _rows_and_commits(url: str, name: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(url, timeout=30)
+    try:
+        rows = await connection.fetchval("SELECT count(*) FROM pointage")
+        commits = await connection.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name
+        )
+        return int(rows), int(commits)
+    finally:
+        await connection.close()
 
 
 def _service_rss(pid: int) -> dict[str, int]:
@@ -1097,7 +1114,8 @@ def report(
         print(
             f"webhook, {workers} worker(s): {run.rows:,} rows in pointage, "
             f"{run.expected_rows:,} deliveries sent, {run.stored_answers:,} answers 'stored' "
-            f"+ {run.unanswered} not read (in flight at the stop); RSS {rss:.0f} MB after it"
+            f"+ {run.unanswered} not read (in flight at the stop); {run.rows_per_commit:.1f} rows "
+            f"per commit; RSS {rss:.0f} MB after it"
             f"{' (all workers)' if workers > 1 else ''}"
         )
     if rss_run is None:
