@@ -318,17 +318,23 @@ class LoadGenerator:
 
 
 def _find_or_install_wrk() -> str | None:
+    """wrk on the PATH, else Debian's package when we may install it (root, apt-get), fetching
+    the package lists first if the install finds nothing; None if that fails."""
     if found := shutil.which("wrk"):
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk missing: apt-get install -y wrk", flush=True)
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
-            subprocess.run(
-                ["apt-get", "install", "-y", "-q", "wrk"],
-                capture_output=True,
-                timeout=300,
-                check=True,
-            )
+        for steps in ([["install"]], [["update"], ["install"]]):
+            print(f"wrk missing: apt-get {' then '.join(s[0] for s in steps)}", flush=True)
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                for step in steps:
+                    arguments = ["-y", "-q", "wrk"] if step == ["install"] else ["-q"]
+                    subprocess.run(
+                        ["apt-get", *step, *arguments],
+                        capture_output=True,
+                        timeout=300,
+                        check=True,
+                    )
+                break
     return shutil.which("wrk")
 
 
