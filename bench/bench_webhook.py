@@ -830,15 +830,31 @@ def _layer(frames: list[str]) -> str:
     return "the standard library (asyncio, ...)"
 
 
-def _root(frames: list[str]) -> str:
-    """The event loop's thread, a greenlet (SQLAlchemy's sync code, run by `await_only`: py-spy
-    sees no link to the coroutine that started it), or another thread (asyncio.to_thread)."""
-    first = frames[0]
-    if first.startswith(("<module>", "_run_module_as_main")) or "runpy" in first:
-        return "the event loop (main thread)"
+def _stage(frames: list[str]) -> str:
+    """Which step of a delivery a stack belongs to. A greenlet's stack (SQLAlchemy's sync code,
+    run by `await_only`) starts on its own: py-spy sees no link to the coroutine that started
+    it, which is always the store's here."""
+    first, stack = frames[0], ";".join(frames)
     if "threading.py" in first:
-        return "worker threads (asyncio.to_thread, the spool)"
-    return "greenlets: SQLAlchemy's sync side of the store's awaits"
+        return "worker threads (asyncio.to_thread: the spool)"
+    if not (first.startswith(("<module>", "_run_module_as_main")) or "runpy" in first):
+        return "the store (service/db/store.py, with SQLAlchemy's greenlets)"
+    for marker, stage in _STAGES:
+        if marker in stack:
+            return stage
+    return f"other: {_function(frames[-1])}"
+
+
+_STAGES = (
+    ("service/db/store.py", "the store (service/db/store.py, with SQLAlchemy's greenlets)"),
+    ("resolve_dependencies", "Litestar resolving the handler's dependencies (anyio task group)"),
+    ("report_delivery", "the delivery's log line and metrics (report_delivery)"),
+    ("Intake.receive", "the intake before the store: verify, decode, parse"),
+    ("receive_pointage", "the rest of the handler (read_body, the answer)"),
+    ("litestar/", "Litestar around the handler (routing, request, response, uvicorn send)"),
+    ("Runner.run (asyncio", "the event loop in C (uvloop: sockets, httptools, callbacks)"),
+    ("uvicorn/", "uvicorn's protocol, around the app"),
+)
 
 
 _IDLE_WORKER = "_worker (concurrent/futures/thread.py)"
@@ -852,7 +868,7 @@ def summarize_profile(path: Path, top: int = 15) -> None:
     """Where the time goes: samples by layer of the innermost frame, by function (self), and
     the service's own functions (inclusive)."""
     own: Counter[str] = Counter()
-    roots: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     layers: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = idle = 0
@@ -869,7 +885,7 @@ def summarize_profile(path: Path, top: int = 15) -> None:
             idle += count  # py-spy counts a pool thread blocked in queue.get() as busy
             continue
         total += count
-        roots[_root(frames)] += count
+        stages[_stage(frames)] += count
         own[_function(leaf)] += count
         layers[_layer(frames)] += count
         for frame in {_function(f) for f in frames if "service/" in f}:
@@ -881,8 +897,8 @@ def summarize_profile(path: Path, top: int = 15) -> None:
         f"profile: {total} samples of the busy service (200 Hz; {idle} more of idle pool "
         f"threads left out), full stacks in {path}"
     )
-    print("  by where the stack starts:")
-    for name, count in roots.most_common():
+    print("  by step of a delivery:")
+    for name, count in stages.most_common():
         print(f"    {count / total:6.1%}  {name}")
     print("  self time by layer (innermost frame of a library or of service/):")
     for name, count in layers.most_common():
