@@ -462,14 +462,27 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 def postgres_pids(server_url: str) -> list[int]:
-    """The embedded server's postmaster and its children (backends, WAL writer, ...)."""
-    host = dict(p.split("=", 1) for p in urlsplit(server_url).query.split("&") if "=" in p)
-    pid_file = Path(host.get("host", "")) / "postmaster.pid"
+    """The server's postmaster and its children (backends, WAL writer, ...), when it runs on this
+    machine: its pid is the first line of postmaster.pid in its data directory."""
+    if server_url not in _POSTMASTERS:
+        _POSTMASTERS[server_url] = asyncio.run(_postmaster(server_url))
+    postmaster = _POSTMASTERS[server_url]
+    return [postmaster, *children(postmaster)] if postmaster else []
+
+
+_POSTMASTERS: dict[str, int | None] = {}
+
+
+async def _postmaster(server_url: str) -> int | None:
+    connection = await asyncpg.connect(server_url, timeout=30)
     try:
-        postmaster = int(pid_file.read_text().split()[0])
+        data_directory = await connection.fetchval("SHOW data_directory")
+    finally:
+        await connection.close()
+    try:
+        return int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        return []
-    return [postmaster, *children(postmaster)]
+        return None
 
 
 @dataclass
@@ -970,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         temporary_embedded("bench-webhook-pg-") as server_url,
     ):
         work = Path(tmp)
+        postgres_pids(server_url)  # finds the postmaster now, outside any event loop
         users = employees(USERS)
         started = time.perf_counter()
         warmup = work / "warmup.txt"
