@@ -29,6 +29,7 @@ class Outage(enum.Enum):
     POOL_EXHAUSTED = "pool_exhausted"
     UNAVAILABLE = "unavailable"  # too many connections, shutting down, out of disk or memory
     TRANSIENT = "transient"  # deadlock, serialization failure: the same write may pass again
+    UNEXPECTED = "unexpected"  # not the database's word: our own bug, say; nothing is refused
     CONTENT = "content"
 
     @property
@@ -148,8 +149,9 @@ def classify(exc: BaseException) -> DatabaseProblem:
         return DatabaseProblem(
             Outage.NETWORK, f"network error: {root.strerror or type(root).__name__}"
         )
-    # Anything else (a value the driver cannot encode, say) came from the delivery.
-    return DatabaseProblem(Outage.CONTENT, f"{type(root).__name__}: {root}"[:200])
+    # Anything else is not the database refusing this delivery (the intake has checked what it
+    # holds): the delivery is kept, not refused, and the caller logs it.
+    return DatabaseProblem(Outage.UNEXPECTED, f"{type(root).__name__}: {root}"[:200])
 
 
 class DatabaseUnavailable(Exception):

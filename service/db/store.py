@@ -8,6 +8,7 @@ of failures (`service.db.errors`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +17,12 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.corrections import apply_correction, apply_waiting_corrections
-from service.db.errors import DatabaseUnavailable, DeliveryRefused, classify
+from service.db.errors import DatabaseUnavailable, DeliveryRefused, Outage, classify
 from service.db.repositories import PointageEvenementRepository, PointageRepository
 from service.domain.corrections import CORRECTION_EVENTS
 from service.domain.delivery import Delivery, Punch
+
+log = logging.getLogger(__name__)
 
 Recorded = Literal["stored", "duplicate", "ignored", "applied"]
 T = TypeVar("T")
@@ -98,6 +101,8 @@ class GroupCommit:
             stored = await self._commit(batch)
         except Exception as exc:  # noqa: BLE001 - classified, and told to each waiting caller
             problem = classify(exc)
+            if problem.kind is Outage.UNEXPECTED:
+                _log_unexpected(exc)
             if problem.kind.is_outage or len(batch) == 1:
                 error = (DatabaseUnavailable if problem.kind.is_outage else DeliveryRefused)(
                     problem
@@ -141,6 +146,18 @@ def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | Exception) -> 
         answer.set_result(outcome)
 
 
+_seen_unexpected: set[str] = set()
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    """A write failed in a way the database did not explain (a bug of ours, say): the delivery
+    is spooled, not refused, and each kind of failure is logged once with its traceback."""
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if kind not in _seen_unexpected:
+        _seen_unexpected.add(kind)
+        log.error("a write failed unexpectedly; deliveries are spooled", exc_info=exc)
+
+
 class DeliveryStore:
     """Every write ends: the connection's own limits bound it (DB_CONNECT_TIMEOUT to connect,
     DB_STATEMENT_TIMEOUT per statement, client and server side; see engine.py)."""
@@ -170,6 +187,8 @@ class DeliveryStore:
             raise
         except Exception as exc:
             problem = classify(exc)
+            if problem.kind is Outage.UNEXPECTED:
+                _log_unexpected(exc)
             if problem.kind.is_outage:
                 raise DatabaseUnavailable(problem) from exc
             raise DeliveryRefused(problem) from exc
