@@ -217,7 +217,8 @@ CREATE OR REPLACE FUNCTION pointage_pauses(
     p_sortie_h timestamptz, p_sortie_rang smallint, p_sortie_fuseau text, p_sortie_event text)
 RETURNS interval
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan
+-- Through the index, whatever the statistics said when the plan was made (see
+-- pointage_recalculer).
 SET enable_seqscan = off
 AS $$
 DECLARE
@@ -267,7 +268,36 @@ SET enable_mergejoin = off
 AS $$
 DECLARE
     v_rattaches boolean;  -- one of the users is mapped to an employee
+    v_a pointage_attribution;
 BEGIN
+    IF cardinality(p_attributions) = 1 THEN
+        -- One punch (the usual statement): the same, without grouping.
+        v_a := p_attributions[1];
+        IF v_a.jour IS NULL THEN
+            RETURN;
+        END IF;
+        INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
+                                          minutes_travaillees, jours_travailles, nb_pointages,
+                                          nb_anomalies, mis_a_jour_le)
+        SELECT p_users[1], (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = p_users[1]),
+               pointage_mois(v_a.jour), p_signes[1] * v_a.travail_us,
+               p_signes[1] * v_a.travail_us / 60000000,
+               CASE WHEN v_a.poste_ferme THEN
+                   (SELECT (c.nb > 0)::integer - (c.nb - p_signes[1] > 0)::integer
+                      FROM (SELECT count(*) AS nb FROM pointage AS p
+                             WHERE p.timemoto_user_id = p_users[1] AND p.jour_rattache = v_a.jour
+                               AND p.poste_ferme) AS c)
+               ELSE 0 END,
+               p_signes[1], p_signes[1] * v_a.anomalie::integer, now()
+        ON CONFLICT (timemoto_user_id, mois) DO UPDATE
+           SET travail_us = r.travail_us + excluded.travail_us,
+               minutes_travaillees = (r.travail_us + excluded.travail_us) / 60000000,
+               jours_travailles = r.jours_travailles + excluded.jours_travailles,
+               nb_pointages = r.nb_pointages + excluded.nb_pointages,
+               nb_anomalies = r.nb_anomalies + excluded.nb_anomalies,
+               mis_a_jour_le = now()
+        RETURNING r.equipe_id IS NOT NULL INTO v_rattaches;
+    ELSE
     WITH ecrits AS (
         INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
                                           minutes_travaillees, jours_travailles, nb_pointages,
@@ -312,6 +342,7 @@ BEGIN
         RETURNING r.equipe_id
     )
     SELECT bool_or(e.equipe_id IS NOT NULL) INTO v_rattaches FROM ecrits AS e;
+    END IF;
     IF -1 = ANY (p_signes) THEN
         DELETE FROM pointage_resume AS r
          USING (SELECT DISTINCT m.u, pointage_mois(m.jour) AS mois
