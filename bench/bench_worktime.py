@@ -43,8 +43,11 @@ SHAPES = [
     # Days in and out: a sortie closing a shift with a break is the 10th and the 4,000th.
     Shape(
         "in/out days",
-        ["entree", "debut_pause", "fin_pause", "sortie", "entree", "sortie"]
-        + ["entree", "debut_pause", "fin_pause", "sortie"],
+        [
+            *("entree", "debut_pause", "fin_pause", "sortie"),
+            *("entree", "sortie"),
+            *("entree", "debut_pause", "fin_pause", "sortie"),
+        ],
         timedelta(minutes=20),
     ),
     # Break punches and nothing else: no shift ever opens.
