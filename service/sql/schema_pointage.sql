@@ -269,34 +269,42 @@ AS $$
 DECLARE
     v_rattaches boolean;  -- one of the users is mapped to an employee
     v_a pointage_attribution;
+    v_signe integer;
+    v_jours integer := 0;
 BEGIN
     IF cardinality(p_attributions) = 1 THEN
-        -- One punch (the usual statement): the same, without grouping.
+        -- One punch (the usual statement): the same, without grouping, its month's row updated
+        -- in place when there is one.
         v_a := p_attributions[1];
+        v_signe := p_signes[1];
         IF v_a.jour IS NULL THEN
             RETURN;
+        ELSIF v_a.poste_ferme THEN
+            SELECT (count(*) > 0)::integer - (count(*) - v_signe > 0)::integer INTO v_jours
+              FROM pointage AS p
+             WHERE p.timemoto_user_id = p_users[1] AND p.jour_rattache = v_a.jour
+               AND p.poste_ferme;
         END IF;
-        INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
-                                          minutes_travaillees, jours_travailles, nb_pointages,
-                                          nb_anomalies, mis_a_jour_le)
-        SELECT p_users[1], (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = p_users[1]),
-               pointage_mois(v_a.jour), p_signes[1] * v_a.travail_us,
-               p_signes[1] * v_a.travail_us / 60000000,
-               CASE WHEN v_a.poste_ferme THEN
-                   (SELECT (c.nb > 0)::integer - (c.nb - p_signes[1] > 0)::integer
-                      FROM (SELECT count(*) AS nb FROM pointage AS p
-                             WHERE p.timemoto_user_id = p_users[1] AND p.jour_rattache = v_a.jour
-                               AND p.poste_ferme) AS c)
-               ELSE 0 END,
-               p_signes[1], p_signes[1] * v_a.anomalie::integer, now()
-        ON CONFLICT (timemoto_user_id, mois) DO UPDATE
-           SET travail_us = r.travail_us + excluded.travail_us,
-               minutes_travaillees = (r.travail_us + excluded.travail_us) / 60000000,
-               jours_travailles = r.jours_travailles + excluded.jours_travailles,
-               nb_pointages = r.nb_pointages + excluded.nb_pointages,
-               nb_anomalies = r.nb_anomalies + excluded.nb_anomalies,
+        UPDATE pointage_resume AS r
+           SET travail_us = r.travail_us + v_signe * v_a.travail_us,
+               minutes_travaillees = (r.travail_us + v_signe * v_a.travail_us) / 60000000,
+               jours_travailles = r.jours_travailles + v_jours,
+               nb_pointages = r.nb_pointages + v_signe,
+               nb_anomalies = r.nb_anomalies + v_signe * v_a.anomalie::integer,
                mis_a_jour_le = now()
+         WHERE r.timemoto_user_id = p_users[1] AND r.mois = pointage_mois(v_a.jour)
         RETURNING r.equipe_id IS NOT NULL INTO v_rattaches;
+        IF NOT FOUND THEN
+            INSERT INTO pointage_resume (timemoto_user_id, equipe_id, mois, travail_us,
+                                         minutes_travaillees, jours_travailles, nb_pointages,
+                                         nb_anomalies, mis_a_jour_le)
+            VALUES (p_users[1],
+                    (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = p_users[1]),
+                    pointage_mois(v_a.jour), v_signe * v_a.travail_us,
+                    v_signe * v_a.travail_us / 60000000, v_jours, v_signe,
+                    v_signe * v_a.anomalie::integer, now())
+            RETURNING equipe_id IS NOT NULL INTO v_rattaches;
+        END IF;
     ELSE
     WITH ecrits AS (
         INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
