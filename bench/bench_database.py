@@ -255,13 +255,13 @@ async def measure(url: str) -> int:
 
 async def profile(url: str) -> None:
     """Where the time of (b) goes."""
-    rows = punches(f"profile-{uuid.uuid4().hex[:6]}", 4000)
+    rows = punches(f"profile-{uuid.uuid4().hex[:6]}", 6000)
     admin = await asyncpg.connect(url, timeout=30)
     try:
         await admin.execute("SELECT pg_stat_reset()")
         connections = await connect_all(url, track_functions="pl")
         try:
-            rate = await single_rows(connections, "pointage", rows[:3000])
+            rate, cpu = await with_cpu(connections, "pointage", rows[:3000])
         finally:
             await close_all(connections)
         await asyncio.sleep(1.5)  # the closed backends' statistics reach the shared ones
@@ -270,7 +270,7 @@ async def profile(url: str) -> None:
             "SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions"
             " ORDER BY self_time DESC"
         )
-        print(f"profile of (b): {rate:,.0f}/s with track_functions = 'pl'")
+        print(f"profile of (b): {rate:,.0f}/s with track_functions = 'pl'{cpu}")
         print("  function                        calls  total ms/call  self ms/call")
         for f in functions:
             print(
@@ -280,13 +280,24 @@ async def profile(url: str) -> None:
 
         connections = await connect_all(url, session_replication_role="replica")
         try:
-            bare = await single_rows(connections, "pointage", rows[3000:3900])
+            bare, cpu = await with_cpu(connections, "pointage", rows[3000:5900])
         finally:
             await close_all(connections)
-        print(f"  (b) with pointage's triggers off (the table and its indexes): {bare:,.0f}/s")
-        await explain_one_punch(admin, rows[3900:])
+        print(f"  (b) with pointage's triggers off (the table and its indexes): {bare:,.0f}/s{cpu}")
+        await explain_one_punch(admin, rows[5900:])
     finally:
         await admin.close()
+
+
+async def with_cpu(connections: Connections, table: str, rows: list[Row]) -> tuple[float, str]:
+    """Single-row inserts' rate, and the server CPU per row where it can be read."""
+    cpu = await BackendCpu.of(connections)
+    before = cpu.seconds()
+    rate = await single_rows(connections, table, rows)
+    after = cpu.seconds()
+    if before is None or after is None:
+        return rate, ""
+    return rate, f", server CPU {(after - before) / len(rows) * 1e6:.0f} µs/row"
 
 
 async def explain_one_punch(admin: asyncpg.Connection, rows: list[Row]) -> None:
