@@ -32,10 +32,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS equipe_timemoto_user_id_key ON equipe (timemot
 
 -- The order of punches at one instant: close what is open before opening anything (fin_pause,
 -- sortie, entree, debut_pause, inconnu). The one definition of it; `pointage.rang` stores it.
+-- (In PL/pgSQL: an SQL function would be inlined, so parsed again by every insert.)
 CREATE OR REPLACE FUNCTION pointage_rang(p_type_pointage text) RETURNS smallint
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (CASE p_type_pointage WHEN 'fin_pause' THEN 0 WHEN 'sortie' THEN 1 WHEN 'entree' THEN 2
-                                 WHEN 'debut_pause' THEN 3 ELSE 4 END)::smallint;
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN CASE p_type_pointage WHEN 'fin_pause' THEN 0 WHEN 'sortie' THEN 1 WHEN 'entree' THEN 2
+                                WHEN 'debut_pause' THEN 3 ELSE 4 END;
+END;
 $$;
 
 -- pointage: one row per clocking (CONTRACT §2).
@@ -81,8 +84,8 @@ ALTER TABLE pointage ADD COLUMN IF NOT EXISTS pause_us bigint;
 -- The order of one user's punches, which the worked time follows:
 --     (horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
 -- It never depends on the order of arrival. pointage_ordre_idx, pointage_ancre_idx, the queries
--- of pointage_recalculer and v_pointage_jour spell it out column by column (a row comparison
--- uses an index only so).
+-- of sections 2 and 3 and v_pointage_jour spell it out column by column (a row comparison uses
+-- an index only so).
 CREATE INDEX IF NOT EXISTS pointage_utilisateur_horodatage_idx
     ON pointage (timemoto_user_id, horodatage);
 CREATE INDEX IF NOT EXISTS pointage_ordre_idx
@@ -148,16 +151,27 @@ CREATE TABLE IF NOT EXISTS pointage_supprime (
 -- =============================================================================================
 -- 2. Worked time
 -- =============================================================================================
--- CONTRACT §3; rules and tie-breaks in README "Worked time"; reference model service/worktime.py.
+-- CONTRACT §3; rules and tie-breaks in README "Worked time"; reference model
+-- service/domain/worktime.py.
 --
 -- Each punch stores its attribution (section 1) and `pointage_resume` is always the sum of the
 -- stored attributions, so a change applies differences instead of recounting a month.
--- Every entree or sortie (an "anchor") resets the pairing of punches into shifts, so a change at
--- one position of the order only alters the punches from the last anchor before it to the first
--- anchor after it: that window is all that is recomputed.
+--
+-- Every entree or sortie (an "anchor") resets the pairing of punches into shifts. A punch's
+-- attribution depends only on the anchors next to it, the one before it and the one after it,
+-- and for the sortie of a closed shift on the break punches between its entree and itself. So
+-- when punches arrive, leave or move, only the punches near where they are or were can change:
+--   - around an entree or a sortie: the punches between the anchors on either side of it (the
+--     anchor before it if an entree, the one after it if a sortie);
+--   - around a break or inconnu punch: the punch itself, and the sortie of the closed shift it
+--     is in (its breaks).
+-- A statement on `pointage` recomputes those punches once for all the rows it touched
+-- (pointage_recalculer, section 3's triggers), writes the attributions that changed and applies
+-- the differences to the months (pointage_compter). The usual punch, later than all of its
+-- user's punches, changes no other punch: it is attributed as it is inserted, and only the
+-- months are left to count.
 
--- One punch's attribution, as the functions below pass it around (the columns of section 1).
--- The functions after it build the attributions the pairing computes.
+-- One punch's attribution (the columns of section 1), as the functions below pass it around.
 DO $$
 BEGIN
     IF to_regtype('pointage_attribution') IS NULL THEN
@@ -180,103 +194,152 @@ BEGIN
 END;
 $$;
 
--- A punch that counts on `p_jour`, as a punch only (no worked time, no anomaly).
-CREATE OR REPLACE FUNCTION pointage_sur_jour(p_id bigint, p_jour date)
-RETURNS pointage_attribution
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (p_id, p_jour, 0, false, false, NULL, 0)::pointage_attribution;
-$$;
-
--- An anomaly on `p_jour`, for the reason `p_motif`.
-CREATE OR REPLACE FUNCTION pointage_anomalie(p_id bigint, p_jour date, p_motif text)
-RETURNS pointage_attribution
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (p_id, p_jour, 0, true, false, p_motif, 0)::pointage_attribution;
-$$;
-
--- The sortie of a closed shift on `p_jour`: the shift's worked and break microseconds.
-CREATE OR REPLACE FUNCTION pointage_fin_de_poste(
-    p_id bigint, p_jour date, p_travail_us bigint, p_pause_us bigint)
-RETURNS pointage_attribution
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (p_id, p_jour, p_travail_us, false, true, NULL, p_pause_us)::pointage_attribution;
-$$;
-
--- The punches of a segment (the break and `inconnu` punches between two anchors), moved onto the
--- work date of the shift they belong to.
-CREATE OR REPLACE FUNCTION pointage_sur_jour(p_segment pointage_attribution[], p_jour date)
-RETURNS pointage_attribution[]
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(array_agg(pointage_sur_jour(s.id, p_jour)), '{}')
-      FROM unnest(p_segment) AS s;
-$$;
-
--- The entree of the open shift when another entree comes before a sortie: an anomaly on its
--- own date. Nothing when no shift is open (p_id NULL).
-CREATE OR REPLACE FUNCTION pointage_entree_repetee(p_id bigint, p_jour date)
-RETURNS pointage_attribution[]
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN p_id IS NULL THEN '{}'
-                ELSE ARRAY[pointage_anomalie(p_id, p_jour, 'entree_repetee')] END;
-$$;
-
 -- The first day of a date's month.
 CREATE OR REPLACE FUNCTION pointage_mois(p_jour date) RETURNS date
 LANGUAGE sql IMMUTABLE AS $$
     SELECT p_jour - extract(day FROM p_jour)::integer + 1;
 $$;
 
--- Serialise the changes of one user (concurrent deliveries cannot lose an update).
+-- Serialise the changes of one user (concurrent deliveries cannot lose an update). A statement
+-- that changes several users takes their locks in the order of their ids (no deadlock).
 CREATE OR REPLACE FUNCTION pointage_verrouiller(p_user text) RETURNS void
 LANGUAGE sql AS $$
     SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
 $$;
 
--- The days among `p_jours` on which the user has a closed shift.
--- (A probe per day: a semi-join would read all the user's closed shifts.)
-CREATE OR REPLACE FUNCTION pointage_jours_travailles(p_user text, p_jours date[]) RETURNS date[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(x.jour), '{}')
-      FROM (SELECT d.jour,
-                   (SELECT true FROM pointage p
-                     WHERE p.timemoto_user_id = p_user AND p.jour_rattache = d.jour
-                       AND p.poste_ferme LIMIT 1) AS travaille
-              FROM unnest(p_jours) AS d (jour)) x
-     WHERE x.travaille;
+-- The breaks of a shift: between its entree and its sortie (their positions in the order), a
+-- debut_pause opens a break unless one is open, a fin_pause closes the open one, and one still
+-- open ends at the sortie. So the fin_pause punches cut the shift into groups, and each group's
+-- break runs from its first debut_pause to its fin_pause (the last group's, to the sortie).
+CREATE OR REPLACE FUNCTION pointage_pauses(
+    p_user text,
+    p_entree_h timestamptz, p_entree_rang smallint, p_entree_fuseau text, p_entree_event text,
+    p_sortie_h timestamptz, p_sortie_rang smallint, p_sortie_fuseau text, p_sortie_event text)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+-- Through the index, whatever the statistics said when the plan was made (see
+-- pointage_recalculer).
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_pauses interval;
+BEGIN
+    SELECT coalesce(sum(CASE WHEN g.debut IS NULL THEN interval '0'
+                             WHEN g.fin IS NULL THEN p_sortie_h - g.debut
+                             ELSE g.fin - g.debut END), interval '0')
+      INTO v_pauses
+      FROM (SELECT min(s.horodatage) FILTER (WHERE s.type_pointage = 'debut_pause') AS debut,
+                   min(s.horodatage) FILTER (WHERE s.type_pointage = 'fin_pause') AS fin
+              FROM (SELECT s.type_pointage, s.horodatage,
+                           count(*) FILTER (WHERE s.type_pointage = 'fin_pause')
+                               OVER (ORDER BY s.horodatage, s.rang, s.fuseau_horaire COLLATE "C",
+                                              s.event_id COLLATE "C"
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                               AS groupe
+                      FROM pointage AS s
+                     WHERE s.timemoto_user_id = p_user AND NOT s.ignore
+                       AND s.horodatage >= p_entree_h AND s.horodatage <= p_sortie_h
+                       AND (s.horodatage, s.rang, s.fuseau_horaire COLLATE "C",
+                            s.event_id COLLATE "C")
+                           > (p_entree_h, p_entree_rang, p_entree_fuseau COLLATE "C",
+                              p_entree_event COLLATE "C")
+                       AND (s.horodatage, s.rang, s.fuseau_horaire COLLATE "C",
+                            s.event_id COLLATE "C")
+                           < (p_sortie_h, p_sortie_rang, p_sortie_fuseau COLLATE "C",
+                              p_sortie_event COLLATE "C")
+                       AND s.type_pointage IN ('debut_pause', 'fin_pause')) AS s
+             GROUP BY s.groupe) AS g;
+    RETURN v_pauses;
+END;
 $$;
 
--- Change a user's months: add what the attributions `p_plus` count, take out what `p_moins`
--- count (those with no date counted nowhere), and count the dates `p_jours_plus` as newly worked
--- days, `p_jours_moins` as days no longer worked. A month left without punches disappears.
-CREATE OR REPLACE FUNCTION pointage_resume_ajouter(
-    p_user text, p_plus pointage_attribution[], p_moins pointage_attribution[],
-    p_jours_plus date[], p_jours_moins date[]) RETURNS void
-LANGUAGE plpgsql AS $$
+-- Apply attributions to the months: each of `p_attributions` (of the user at the same place in
+-- `p_users`) is added to its month (`p_signes` 1) or taken out of it (-1); those with no date
+-- count nowhere. The table already holds the attributions as they are now. A month left without
+-- punches disappears; equipe.temps_travaille_mois follows. The users' locks are held.
+CREATE OR REPLACE FUNCTION pointage_compter(
+    p_users text[], p_attributions pointage_attribution[], p_signes integer[]) RETURNS void
+LANGUAGE plpgsql
+-- One plan, whatever the statistics said when it was made (see pointage_recalculer).
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 DECLARE
-    v_vides date[];
+    v_rattaches boolean;  -- one of the users is mapped to an employee
+    v_a pointage_attribution;
+    v_signe integer;
+    v_jours integer := 0;
 BEGIN
-    WITH ecrit AS (
+    IF cardinality(p_attributions) = 1 THEN
+        -- One punch (the usual statement): the same, without grouping, its month's row updated
+        -- in place when there is one.
+        v_a := p_attributions[1];
+        v_signe := p_signes[1];
+        IF v_a.jour IS NULL THEN
+            RETURN;
+        ELSIF v_a.poste_ferme THEN
+            SELECT (count(*) > 0)::integer - (count(*) - v_signe > 0)::integer INTO v_jours
+              FROM pointage AS p
+             WHERE p.timemoto_user_id = p_users[1] AND p.jour_rattache = v_a.jour
+               AND p.poste_ferme;
+        END IF;
+        UPDATE pointage_resume AS r
+           SET travail_us = r.travail_us + v_signe * v_a.travail_us,
+               minutes_travaillees = (r.travail_us + v_signe * v_a.travail_us) / 60000000,
+               jours_travailles = r.jours_travailles + v_jours,
+               nb_pointages = r.nb_pointages + v_signe,
+               nb_anomalies = r.nb_anomalies + v_signe * v_a.anomalie::integer,
+               mis_a_jour_le = now()
+         WHERE r.timemoto_user_id = p_users[1] AND r.mois = pointage_mois(v_a.jour)
+        RETURNING r.equipe_id IS NOT NULL INTO v_rattaches;
+        IF NOT FOUND THEN
+            INSERT INTO pointage_resume (timemoto_user_id, equipe_id, mois, travail_us,
+                                         minutes_travaillees, jours_travailles, nb_pointages,
+                                         nb_anomalies, mis_a_jour_le)
+            VALUES (p_users[1],
+                    (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = p_users[1]),
+                    pointage_mois(v_a.jour), v_signe * v_a.travail_us,
+                    v_signe * v_a.travail_us / 60000000, v_jours, v_signe,
+                    v_signe * v_a.anomalie::integer, now())
+            RETURNING equipe_id IS NOT NULL INTO v_rattaches;
+        END IF;
+    ELSE
+    WITH ecrits AS (
         INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
                                           minutes_travaillees, jours_travailles, nb_pointages,
                                           nb_anomalies, mis_a_jour_le)
-        SELECT p_user, (SELECT e.id FROM equipe e WHERE e.timemoto_user_id = p_user), d.mois,
-               sum(d.us), sum(d.us)::bigint / 60000000, sum(d.jours), sum(d.pointages),
-               sum(d.anomalies), now()
-          FROM (SELECT pointage_mois(a.jour) AS mois, a.travail_us AS us, 0 AS jours,
-                       1 AS pointages, a.anomalie::integer AS anomalies
-                  FROM unnest(p_plus) AS a
-                UNION ALL
-                SELECT pointage_mois(a.jour), -a.travail_us, 0, -1, -a.anomalie::integer
-                  FROM unnest(p_moins) AS a
-                 WHERE a.jour IS NOT NULL
-                UNION ALL
-                SELECT pointage_mois(j.jour), 0, 1, 0, 0 FROM unnest(p_jours_plus) AS j (jour)
-                UNION ALL
-                SELECT pointage_mois(j.jour), 0, -1, 0, 0 FROM unnest(p_jours_moins) AS j (jour)
-               ) d
-         GROUP BY d.mois
-        HAVING sum(d.us) <> 0 OR sum(d.jours) <> 0 OR sum(d.pointages) <> 0
-            OR sum(d.anomalies) <> 0
+        SELECT d.u, (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = d.u), d.mois,
+               d.us, d.us / 60000000, d.jours, d.pointages, d.anomalies, now()
+          FROM (
+              -- per user and month
+              SELECT j.u, pointage_mois(j.jour) AS mois, sum(j.us)::bigint AS us,
+                     sum(j.jours)::integer AS jours, sum(j.pointages)::integer AS pointages,
+                     sum(j.anomalies)::integer AS anomalies
+                FROM (
+                    -- per user and date; a date is a worked day while one closed shift at least
+                    -- counts on it: as the table says now, and as it said before (the closed
+                    -- shifts that come in were not there yet, those that go out still were)
+                    SELECT m.u, m.jour, sum(m.signe * m.travail_us) AS us,
+                           sum(m.signe) AS pointages,
+                           sum(m.signe * m.anomalie::integer) AS anomalies,
+                           CASE WHEN bool_or(m.poste_ferme) THEN
+                               (SELECT (c.nb > 0)::integer
+                                       - (c.nb - sum(m.signe) FILTER (WHERE m.poste_ferme) > 0)
+                                         ::integer
+                                  FROM (SELECT count(*) AS nb FROM pointage AS p
+                                         WHERE p.timemoto_user_id = m.u
+                                           AND p.jour_rattache = m.jour AND p.poste_ferme) AS c)
+                           ELSE 0 END AS jours
+                      FROM unnest(p_users, p_attributions, p_signes)
+                           AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie,
+                                 pause_us, signe)
+                     WHERE m.jour IS NOT NULL
+                     GROUP BY m.u, m.jour) AS j
+               GROUP BY j.u, pointage_mois(j.jour)
+              HAVING sum(j.us) <> 0 OR sum(j.jours) <> 0 OR sum(j.pointages) <> 0
+                  OR sum(j.anomalies) <> 0) AS d
         ON CONFLICT (timemoto_user_id, mois) DO UPDATE
            SET travail_us = r.travail_us + excluded.travail_us,
                minutes_travaillees = (r.travail_us + excluded.travail_us) / 60000000,
@@ -284,234 +347,254 @@ BEGIN
                nb_pointages = r.nb_pointages + excluded.nb_pointages,
                nb_anomalies = r.nb_anomalies + excluded.nb_anomalies,
                mis_a_jour_le = now()
-        RETURNING r.mois, r.nb_pointages
+        RETURNING r.equipe_id
     )
-    SELECT array_agg(ecrit.mois) INTO v_vides FROM ecrit WHERE ecrit.nb_pointages <= 0;
-    IF v_vides IS NOT NULL THEN
-        DELETE FROM pointage_resume r WHERE r.timemoto_user_id = p_user AND r.mois = ANY (v_vides);
+    SELECT bool_or(e.equipe_id IS NOT NULL) INTO v_rattaches FROM ecrits AS e;
+    END IF;
+    IF -1 = ANY (p_signes) THEN
+        DELETE FROM pointage_resume AS r
+         USING (SELECT DISTINCT m.u, pointage_mois(m.jour) AS mois
+                  FROM unnest(p_users, p_attributions)
+                       AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie,
+                             pause_us)
+                 WHERE m.jour IS NOT NULL) AS t
+         WHERE r.timemoto_user_id = t.u AND r.mois = t.mois AND r.nb_pointages <= 0;
+    END IF;
+    IF v_rattaches THEN
+        -- equipe.temps_travaille_mois: the minutes of the user's most recent month with punches.
+        UPDATE equipe AS e SET temps_travaille_mois = d.minutes
+          FROM (SELECT u.u,
+                       coalesce((SELECT r.minutes_travaillees FROM pointage_resume AS r
+                                  WHERE r.timemoto_user_id = u.u
+                                  ORDER BY r.mois DESC LIMIT 1), 0) AS minutes
+                  FROM (SELECT DISTINCT u.u FROM unnest(p_users) AS u (u)) AS u) AS d
+         WHERE e.timemoto_user_id = d.u AND e.temps_travaille_mois IS DISTINCT FROM d.minutes;
     END IF;
 END;
 $$;
 
--- `equipe.temps_travaille_mois`: the minutes of the user's most recent month with punches.
-CREATE OR REPLACE FUNCTION pointage_maj_equipe(p_user text) RETURNS void
-LANGUAGE plpgsql AS $$
+-- Recompute, at once, the attributions the rows of one statement may have changed: `p_nouveaux`
+-- are those rows as they are now (inserted, or updated: what they store counts nowhere yet),
+-- `p_anciens` as they were (deleted, or before their update: what they stored is taken out of
+-- the months). Writes the attributions that changed, then counts the months. The users' locks
+-- are held.
+CREATE OR REPLACE FUNCTION pointage_recalculer(p_nouveaux pointage[], p_anciens pointage[])
+RETURNS void
+LANGUAGE plpgsql
+-- One plan per session, the same whatever the tables' statistics said when it was made (made
+-- while `pointage` was empty, it must not read the table whole once it is not): every access
+-- goes through an index, every join is a nested loop driven by the touched rows.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 DECLARE
-    v_minutes integer;
+    v_users text[];
+    v_attributions pointage_attribution[];
+    v_signes integer[];
 BEGIN
-    SELECT coalesce((SELECT r.minutes_travaillees FROM pointage_resume r
-                      WHERE r.timemoto_user_id = p_user ORDER BY r.mois DESC LIMIT 1), 0)
-      INTO v_minutes;
-    UPDATE equipe e SET temps_travaille_mois = v_minutes
-     WHERE e.timemoto_user_id = p_user AND e.temps_travaille_mois IS DISTINCT FROM v_minutes;
-END;
-$$;
-
--- Take a punch's stored attribution out of its month (the row is gone, or reset already).
-CREATE OR REPLACE FUNCTION pointage_retirer(p_ancien pointage) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_jours_moins date[] := '{}';
-BEGIN
-    IF p_ancien.jour_rattache IS NULL THEN
-        RETURN;  -- it counted nowhere (ignored)
+    WITH
+    -- Where the order changed: where the touched punches are now, and where they were.
+    positions AS (
+        SELECT n.timemoto_user_id AS u, n.type_pointage AS t, n.horodatage AS h, n.rang AS rg,
+               n.fuseau_horaire AS f, n.event_id AS e
+          FROM unnest(p_nouveaux) AS n
+         WHERE NOT n.ignore
+        UNION
+        SELECT o.timemoto_user_id, o.type_pointage, o.horodatage, o.rang, o.fuseau_horaire,
+               o.event_id
+          FROM unnest(p_anciens) AS o
+         WHERE NOT o.ignore
+    ),
+    -- Around each position, the nearest anchors: `av` before it, `ap` after it (NULL: none).
+    entre_ancres AS (
+        SELECT pos.u, pos.t,
+               av.id AS av_id, av.type_pointage AS av_t, av.horodatage AS av_h, av.rang AS av_rg,
+               av.fuseau_horaire AS av_f, av.event_id AS av_e,
+               ap.id AS ap_id, ap.type_pointage AS ap_t, ap.horodatage AS ap_h, ap.rang AS ap_rg,
+               ap.fuseau_horaire AS ap_f, ap.event_id AS ap_e
+          FROM positions AS pos
+          LEFT JOIN LATERAL (
+              SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
+                FROM pointage AS p
+               WHERE p.timemoto_user_id = pos.u AND NOT p.ignore
+                 AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= pos.h
+                 AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+                     < (pos.h, pos.rg, pos.f COLLATE "C", pos.e COLLATE "C")
+               ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
+                        p.event_id COLLATE "C" DESC
+               LIMIT 1) AS av ON true
+          LEFT JOIN LATERAL (
+              SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
+                FROM pointage AS p
+               WHERE p.timemoto_user_id = pos.u AND NOT p.ignore
+                 AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage >= pos.h
+                 AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+                     > (pos.h, pos.rg, pos.f COLLATE "C", pos.e COLLATE "C")
+               ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C"
+               LIMIT 1) AS ap ON true
+    ),
+    -- The punches whose attribution may change.
+    candidats AS (
+        -- Around an entree or a sortie: the punches between the anchors on either side (the one
+        -- before if an entree, the one after if a sortie).
+        SELECT p.id
+          FROM entre_ancres AS x
+          JOIN LATERAL (
+              SELECT p.id
+                FROM pointage AS p
+               WHERE p.timemoto_user_id = x.u AND NOT p.ignore
+                 AND p.horodatage >= coalesce(x.av_h, '-infinity')
+                 AND p.horodatage <= coalesce(x.ap_h, 'infinity')
+                 AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+                     >= (coalesce(x.av_h, '-infinity'), coalesce(x.av_rg, -1),
+                         coalesce(x.av_f, '') COLLATE "C", coalesce(x.av_e, '') COLLATE "C")
+                 AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+                     <= (coalesce(x.ap_h, 'infinity'), coalesce(x.ap_rg, 32767),
+                         coalesce(x.ap_f, '') COLLATE "C", coalesce(x.ap_e, '') COLLATE "C")
+              ) AS p ON true
+         WHERE x.t IN ('entree', 'sortie')
+           AND (p.id IS DISTINCT FROM x.av_id OR x.av_t = 'entree')
+           AND (p.id IS DISTINCT FROM x.ap_id OR x.ap_t = 'sortie')
+        UNION
+        -- Around a break or inconnu punch: the sortie of the closed shift it is in.
+        SELECT x.ap_id
+          FROM entre_ancres AS x
+         WHERE x.t NOT IN ('entree', 'sortie') AND x.av_t = 'entree' AND x.ap_t = 'sortie'
+           AND x.ap_h - x.av_h <= interval '24 hours'
+        UNION
+        -- The touched punches themselves (an ignored one counts nowhere).
+        SELECT n.id FROM unnest(p_nouveaux) AS n
+    ),
+    -- Each candidate's attribution as it is computed now, as it is stored, and whether the
+    -- statement touched it.
+    calculees AS (
+        SELECT a.u,
+               CASE WHEN a.ignore THEN
+                        (a.id, NULL, 0, false, false, NULL, 0)::pointage_attribution
+                    WHEN a.ferme THEN
+                        -- A closed shift: on its entree's date, its times on its sortie.
+                        (a.id, a.jour_entree,
+                         round(extract(epoch FROM a.duree - a.pauses) * 1000000),
+                         false, true, NULL,
+                         round(extract(epoch FROM a.pauses) * 1000000))::pointage_attribution
+                    WHEN a.dans_poste THEN
+                        (a.id, a.jour_entree, 0, false, false, NULL, 0)::pointage_attribution
+                    ELSE
+                        (a.id, a.jour_local, 0, a.motif IS NOT NULL, false, a.motif,
+                         0)::pointage_attribution
+               END AS calculee,
+               a.stockee, a.touche
+          FROM (
+              SELECT b.*,
+                     CASE WHEN b.ferme THEN
+                         pointage_pauses(b.u, b.av_h, b.av_rg, b.av_f, b.av_e,
+                                         b.h, b.rg, b.f, b.e)
+                     END AS pauses
+                FROM (
+                    SELECT r.timemoto_user_id AS u, r.id, r.ignore, r.horodatage AS h,
+                           r.rang AS rg, r.fuseau_horaire AS f, r.event_id AS e,
+                           av.horodatage AS av_h, av.rang AS av_rg, av.fuseau_horaire AS av_f,
+                           av.event_id AS av_e,
+                           (r.horodatage AT TIME ZONE r.fuseau_horaire)::date AS jour_local,
+                           (av.horodatage AT TIME ZONE av.fuseau_horaire)::date AS jour_entree,
+                           r.horodatage - av.horodatage AS duree,
+                           -- the sortie of a closed shift
+                           coalesce(r.type_pointage = 'sortie' AND av.type_pointage = 'entree'
+                                    AND r.horodatage - av.horodatage <= interval '24 hours',
+                                    false) AS ferme,
+                           -- a break or inconnu punch in a shift, closed or still open
+                           coalesce(r.type_pointage NOT IN ('entree', 'sortie')
+                                    AND av.type_pointage = 'entree'
+                                    AND (ap.id IS NULL
+                                         OR (ap.type_pointage = 'sortie'
+                                             AND ap.horodatage - av.horodatage
+                                                 <= interval '24 hours')), false)
+                               AS dans_poste,
+                           CASE r.type_pointage
+                           WHEN 'entree' THEN
+                               CASE WHEN ap.type_pointage = 'entree' THEN 'entree_repetee'
+                                    WHEN ap.horodatage - r.horodatage > interval '24 hours'
+                                        THEN 'poste_trop_long' END
+                           WHEN 'sortie' THEN
+                               CASE WHEN av.type_pointage IS DISTINCT FROM 'entree'
+                                        THEN 'sortie_sans_poste'
+                                    WHEN r.horodatage - av.horodatage > interval '24 hours'
+                                        THEN 'poste_trop_long' END
+                           END AS motif,
+                           (r.id, r.jour_rattache, r.travail_us, r.anomalie, r.poste_ferme,
+                            r.motif_anomalie, r.pause_us)::pointage_attribution AS stockee,
+                           r.id = ANY (SELECT n.id FROM unnest(p_nouveaux) AS n) AS touche
+                      FROM candidats AS c
+                      JOIN pointage AS r ON r.id = c.id
+                      -- The anchor before it (not needed for an entree)...
+                      LEFT JOIN LATERAL (
+                          SELECT p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire,
+                                 p.event_id
+                            FROM pointage AS p
+                           WHERE r.type_pointage <> 'entree' AND NOT r.ignore
+                             AND p.timemoto_user_id = r.timemoto_user_id AND NOT p.ignore
+                             AND p.type_pointage IN ('entree', 'sortie')
+                             AND p.horodatage <= r.horodatage
+                             AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                                  p.event_id COLLATE "C")
+                                 < (r.horodatage, r.rang, r.fuseau_horaire COLLATE "C",
+                                    r.event_id COLLATE "C")
+                           ORDER BY p.horodatage DESC, p.rang DESC,
+                                    p.fuseau_horaire COLLATE "C" DESC, p.event_id COLLATE "C" DESC
+                           LIMIT 1) AS av ON true
+                      -- ... and the anchor after it (not needed for a sortie).
+                      LEFT JOIN LATERAL (
+                          SELECT p.id, p.type_pointage, p.horodatage
+                            FROM pointage AS p
+                           WHERE r.type_pointage <> 'sortie' AND NOT r.ignore
+                             AND p.timemoto_user_id = r.timemoto_user_id AND NOT p.ignore
+                             AND p.type_pointage IN ('entree', 'sortie')
+                             AND p.horodatage >= r.horodatage
+                             AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                                  p.event_id COLLATE "C")
+                                 > (r.horodatage, r.rang, r.fuseau_horaire COLLATE "C",
+                                    r.event_id COLLATE "C")
+                           ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                                    p.event_id COLLATE "C"
+                           LIMIT 1) AS ap ON true
+                    ) AS b
+              ) AS a
+    ),
+    -- The candidates whose attribution changed, or that the statement touched.
+    ecarts AS (
+        SELECT c.u, c.calculee, c.stockee, c.touche
+          FROM calculees AS c
+         WHERE c.touche OR c.calculee IS DISTINCT FROM c.stockee
+    ),
+    ecrites AS (
+        UPDATE pointage AS p
+           SET jour_rattache = (e.calculee).jour, travail_us = (e.calculee).travail_us,
+               anomalie = (e.calculee).anomalie, poste_ferme = (e.calculee).poste_ferme,
+               motif_anomalie = (e.calculee).motif_anomalie, pause_us = (e.calculee).pause_us
+          FROM ecarts AS e
+         WHERE p.id = (e.calculee).id AND e.calculee IS DISTINCT FROM e.stockee
+    ),
+    -- What the months gain and lose: the computed attributions in; out, the stored ones they
+    -- count (not those of touched rows), and those of the rows as they were.
+    mouvements AS (
+        SELECT e.u, e.calculee AS a, 1 AS signe FROM ecarts AS e
+        UNION ALL
+        SELECT e.u, e.stockee, -1 FROM ecarts AS e WHERE NOT e.touche
+        UNION ALL
+        SELECT o.timemoto_user_id,
+               (o.id, o.jour_rattache, o.travail_us, o.anomalie, o.poste_ferme, o.motif_anomalie,
+                o.pause_us)::pointage_attribution,
+               -1
+          FROM unnest(p_anciens) AS o
+    )
+    SELECT array_agg(m.u), array_agg(m.a), array_agg(m.signe)
+      INTO v_users, v_attributions, v_signes
+      FROM mouvements AS m;
+    IF v_users IS NOT NULL THEN
+        PERFORM pointage_compter(v_users, v_attributions, v_signes);
     END IF;
-    IF p_ancien.poste_ferme AND cardinality(pointage_jours_travailles(
-            p_ancien.timemoto_user_id, ARRAY[p_ancien.jour_rattache])) = 0 THEN
-        v_jours_moins := ARRAY[p_ancien.jour_rattache];  -- its date's last closed shift
-    END IF;
-    PERFORM pointage_resume_ajouter(
-        p_ancien.timemoto_user_id, '{}',
-        ARRAY[(p_ancien.id, p_ancien.jour_rattache, p_ancien.travail_us, p_ancien.anomalie,
-               p_ancien.poste_ferme, p_ancien.motif_anomalie,
-               p_ancien.pause_us)::pointage_attribution],
-        '{}', v_jours_moins);
-END;
-$$;
-
--- Recompute the attributions of the user's punches around one position of the order (that of a
--- punch just inserted, deleted or moved: p_h, p_rang, p_fuseau, p_event), write those that
--- changed, and apply the differences to the months. A NULL p_h means the whole history.
-CREATE OR REPLACE FUNCTION pointage_recalculer(
-    p_user text, p_h timestamptz, p_rang smallint, p_fuseau text, p_event text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    -- The window: from the last anchor before the position to the first anchor after it (the
-    -- user's first and last punches when there is none).
-    v_depuis_h timestamptz := '-infinity';
-    v_depuis_rang smallint := -1;
-    v_depuis_fuseau text := '';
-    v_depuis_event text := '';
-    v_jusqua_h timestamptz := 'infinity';
-    v_jusqua_rang smallint := 32767;
-    v_jusqua_fuseau text := '';
-    v_jusqua_event text := '';
-    v_sortie_avant bigint;  -- the first anchor, if a sortie: set by the past, it stays as is
-    v_entree_apres bigint;  -- the last anchor, if an entree: set by what follows it, it too
-    v_ancre record;
-    r record;
-    -- The pairing.
-    v_entree_id bigint;  -- the entree of the open shift (NULL: none is open)
-    v_entree_h timestamptz;
-    v_entree_jour date;
-    v_segment pointage_attribution[] := '{}';  -- the punches since the last anchor
-    v_pause_debut timestamptz;
-    v_pauses interval := '0';
-    -- The attributions: stored, computed, and those that changed.
-    v_stockees pointage_attribution[] := '{}';
-    v_calculees pointage_attribution[] := '{}';
-    v_nouvelles pointage_attribution[];
-    v_anciennes pointage_attribution[];
-    v_a pointage_attribution;
-    -- The dates on which changed punches close (or closed) a shift, and which were worked days.
-    v_jours date[];
-    v_travailles_avant date[];
-    v_travailles_apres date[];
-BEGIN
-    IF p_h IS NOT NULL THEN
-        SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
-          INTO v_ancre
-          FROM pointage p
-         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
-           AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= p_h
-           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
-               < (p_h, p_rang, p_fuseau COLLATE "C", p_event COLLATE "C")
-         ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
-                  p.event_id COLLATE "C" DESC
-         LIMIT 1;
-        IF FOUND THEN
-            v_depuis_h := v_ancre.horodatage;
-            v_depuis_rang := v_ancre.rang;
-            v_depuis_fuseau := v_ancre.fuseau_horaire;
-            v_depuis_event := v_ancre.event_id;
-            IF v_ancre.type_pointage = 'sortie' THEN
-                v_sortie_avant := v_ancre.id;
-            END IF;
-        END IF;
-        SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
-          INTO v_ancre
-          FROM pointage p
-         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
-           AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage >= p_h
-           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
-               > (p_h, p_rang, p_fuseau COLLATE "C", p_event COLLATE "C")
-         ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C"
-         LIMIT 1;
-        IF FOUND THEN
-            v_jusqua_h := v_ancre.horodatage;
-            v_jusqua_rang := v_ancre.rang;
-            v_jusqua_fuseau := v_ancre.fuseau_horaire;
-            v_jusqua_event := v_ancre.event_id;
-            IF v_ancre.type_pointage = 'entree' THEN
-                v_entree_apres := v_ancre.id;
-            END IF;
-        END IF;
-    END IF;
-
-    -- Pair the window's punches into shifts, in order.
-    FOR r IN
-        SELECT p.id, p.type_pointage, p.horodatage,
-               (p.horodatage AT TIME ZONE p.fuseau_horaire)::date AS jour_local,
-               (p.id, p.jour_rattache, p.travail_us, p.anomalie, p.poste_ferme,
-                p.motif_anomalie, p.pause_us)::pointage_attribution AS stockee
-          FROM pointage p
-         WHERE p.timemoto_user_id = p_user AND NOT p.ignore
-           AND p.horodatage >= v_depuis_h AND p.horodatage <= v_jusqua_h
-           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
-               >= (v_depuis_h, v_depuis_rang, v_depuis_fuseau COLLATE "C",
-                   v_depuis_event COLLATE "C")
-           AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
-               <= (v_jusqua_h, v_jusqua_rang, v_jusqua_fuseau COLLATE "C",
-                   v_jusqua_event COLLATE "C")
-         ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C"
-    LOOP
-        CONTINUE WHEN r.id = v_sortie_avant;
-        EXIT WHEN r.id = v_entree_apres;
-        v_stockees := v_stockees || r.stockee;
-
-        IF r.type_pointage = 'entree' THEN
-            -- The open shift's entree, if any, is repeated; the segment was in no shift.
-            v_calculees := v_calculees || pointage_entree_repetee(v_entree_id, v_entree_jour)
-                                       || v_segment;
-            v_entree_id := r.id;
-            v_entree_h := r.horodatage;
-            v_entree_jour := r.jour_local;
-        ELSIF r.type_pointage = 'sortie' THEN
-            IF v_entree_id IS NULL THEN
-                -- An orphan sortie: an anomaly on its own date; the segment was in no shift.
-                v_calculees := v_calculees || v_segment
-                    || pointage_anomalie(r.id, r.jour_local, 'sortie_sans_poste');
-            ELSIF r.horodatage - v_entree_h > interval '24 hours' THEN
-                -- Over 24 hours is not a shift: both punches are anomalies on their own dates.
-                v_calculees := v_calculees
-                    || pointage_anomalie(v_entree_id, v_entree_jour, 'poste_trop_long')
-                    || v_segment || pointage_anomalie(r.id, r.jour_local, 'poste_trop_long');
-            ELSE
-                -- A closed shift: all its punches on its date, its times on its sortie.
-                IF v_pause_debut IS NOT NULL THEN  -- a break never ended lasts until the sortie
-                    v_pauses := v_pauses + (r.horodatage - v_pause_debut);
-                END IF;
-                v_calculees := v_calculees || pointage_sur_jour(v_entree_id, v_entree_jour)
-                    || pointage_sur_jour(v_segment, v_entree_jour)
-                    || pointage_fin_de_poste(
-                           r.id, v_entree_jour,
-                           round(extract(epoch FROM (r.horodatage - v_entree_h) - v_pauses)
-                                 * 1000000)::bigint,
-                           round(extract(epoch FROM v_pauses) * 1000000)::bigint);
-            END IF;
-            v_entree_id := NULL;
-        ELSE
-            -- A break or inconnu punch: on its own date until a shift claims it.
-            v_segment := v_segment || pointage_sur_jour(r.id, r.jour_local);
-            IF v_entree_id IS NOT NULL THEN  -- breaks count only inside a shift
-                IF r.type_pointage = 'debut_pause' AND v_pause_debut IS NULL THEN
-                    v_pause_debut := r.horodatage;
-                ELSIF r.type_pointage = 'fin_pause' AND v_pause_debut IS NOT NULL THEN
-                    v_pauses := v_pauses + (r.horodatage - v_pause_debut);
-                    v_pause_debut := NULL;
-                END IF;
-            END IF;
-            CONTINUE;
-        END IF;
-        -- An anchor resets the pairing.
-        v_segment := '{}';
-        v_pause_debut := NULL;
-        v_pauses := '0';
-    END LOOP;
-    IF v_entree_id IS NOT NULL AND v_entree_apres IS NULL THEN
-        -- The open shift: its punches wait on its date, counting nothing yet.
-        v_calculees := v_calculees || pointage_sur_jour(v_entree_id, v_entree_jour)
-                                   || pointage_sur_jour(v_segment, v_entree_jour);
-    ELSE
-        -- The open shift, if any, is followed by an entree: never closed. The segment was in
-        -- no shift.
-        v_calculees := v_calculees || pointage_entree_repetee(v_entree_id, v_entree_jour)
-                                   || v_segment;
-    END IF;
-
-    -- Only the punches whose attribution changes (the stored one as the scan read it: no join
-    -- back to the table, whose statistics may be stale).
-    SELECT array_agg(n), array_agg(s) INTO v_nouvelles, v_anciennes
-      FROM unnest(v_calculees) AS n JOIN unnest(v_stockees) AS s ON s.id = n.id
-     WHERE n IS DISTINCT FROM s;
-    IF v_nouvelles IS NULL THEN
-        RETURN;
-    END IF;
-    v_jours := ARRAY(SELECT a.jour FROM unnest(v_nouvelles) AS a WHERE a.poste_ferme
-                     UNION
-                     SELECT a.jour FROM unnest(v_anciennes) AS a WHERE a.poste_ferme);
-    v_travailles_avant := pointage_jours_travailles(p_user, v_jours);
-    FOREACH v_a IN ARRAY v_nouvelles LOOP
-        UPDATE pointage
-           SET jour_rattache = v_a.jour, travail_us = v_a.travail_us, anomalie = v_a.anomalie,
-               poste_ferme = v_a.poste_ferme, motif_anomalie = v_a.motif_anomalie,
-               pause_us = v_a.pause_us
-         WHERE id = v_a.id;
-    END LOOP;
-    -- (Assigned first: as an argument in the PERFORM, its query would be planned at each call.)
-    v_travailles_apres := pointage_jours_travailles(p_user, v_jours);
-    PERFORM pointage_resume_ajouter(p_user, v_nouvelles, v_anciennes, v_travailles_apres,
-                                    v_travailles_avant);
 END;
 $$;
 
@@ -520,13 +603,13 @@ CREATE OR REPLACE FUNCTION pointage_recalculer_utilisateur(p_user text) RETURNS 
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pointage_verrouiller(p_user);
-    UPDATE pointage
-       SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false,
-           motif_anomalie = NULL, pause_us = 0
-     WHERE timemoto_user_id = p_user;
     DELETE FROM pointage_resume WHERE timemoto_user_id = p_user;
-    PERFORM pointage_recalculer(p_user, NULL, NULL, NULL, NULL);
-    PERFORM pointage_maj_equipe(p_user);
+    -- Every punch as if just inserted: what it stores counts nowhere now.
+    PERFORM pointage_recalculer(
+        ARRAY(SELECT p FROM pointage AS p WHERE p.timemoto_user_id = p_user), '{}');
+    UPDATE equipe SET temps_travaille_mois = 0
+     WHERE timemoto_user_id = p_user AND temps_travaille_mois <> 0
+       AND NOT EXISTS (SELECT FROM pointage_resume WHERE timemoto_user_id = p_user);
 END;
 $$;
 
@@ -539,23 +622,99 @@ $$;
 -- mapped to, whatever the insert says, and so is a punch moved to another user (equipe_id always
 -- follows the row's own user). Its attribution is the trigger's to compute. The user's lock,
 -- taken before reading the mapping, orders this with a concurrent (un)mapping of the user, and
--- with a concurrent delete of the same delivery.
+-- with a concurrent delete of the same delivery. It is taken row by row: a statement inserting
+-- several rows lists them by user (timemoto_user_id), so that concurrent statements take the
+-- locks in one order.
 CREATE OR REPLACE FUNCTION pointage_rattacher_equipe() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_supprime boolean;
+    v_rang smallint;
+    v_suivi boolean;  -- a punch of the user comes after this one
+    v_pauses interval;
+    -- the anchor before this punch
+    v_ancre_type text;
+    v_ancre_h timestamptz;
+    v_ancre_rang smallint;
+    v_ancre_fuseau text;
+    v_ancre_event text;
 BEGIN
     PERFORM pointage_verrouiller(NEW.timemoto_user_id);
-    IF TG_OP = 'INSERT' THEN
-        IF EXISTS (SELECT 1 FROM pointage_supprime s WHERE s.event_id = NEW.event_id) THEN
-            RETURN NULL;
-        END IF;
-        NEW.jour_rattache := NULL;
-        NEW.travail_us := 0;
-        NEW.anomalie := false;
-        NEW.poste_ferme := false;
-        NEW.motif_anomalie := NULL;
-        NEW.pause_us := 0;
+    IF TG_OP <> 'INSERT' THEN
+        SELECT e.id INTO NEW.equipe_id FROM equipe AS e
+         WHERE e.timemoto_user_id = NEW.timemoto_user_id;
+        RETURN NEW;
     END IF;
-    SELECT e.id INTO NEW.equipe_id FROM equipe e WHERE e.timemoto_user_id = NEW.timemoto_user_id;
+    NEW.jour_rattache := NULL;
+    NEW.travail_us := 0;
+    NEW.anomalie := false;
+    NEW.poste_ferme := false;
+    NEW.motif_anomalie := NULL;
+    NEW.pause_us := 0;
+
+    -- The usual punch comes after all of its user's punches. Then, unless it repeats the open
+    -- shift's entree or closes a "shift" of over 24 hours, it changes no other punch, and its
+    -- own attribution is known now (the rules of pointage_recalculer, for this one case):
+    -- pointage_maj_resume only counts it. Any other punch keeps no date here, and
+    -- pointage_maj_resume recomputes around it. (One query reads all this punch needs.)
+    v_rang := pointage_rang(NEW.type_pointage);
+    SELECT EXISTS (SELECT FROM pointage_supprime AS s WHERE s.event_id = NEW.event_id),
+           (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = NEW.timemoto_user_id),
+           EXISTS (SELECT FROM pointage AS p
+                    WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore
+                      AND p.horodatage >= NEW.horodatage
+                      AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                           p.event_id COLLATE "C")
+                          > (NEW.horodatage, v_rang, NEW.fuseau_horaire COLLATE "C",
+                             NEW.event_id COLLATE "C")),
+           a.type_pointage, a.horodatage, a.rang, a.fuseau_horaire, a.event_id
+      INTO v_supprime, NEW.equipe_id, v_suivi, v_ancre_type, v_ancre_h, v_ancre_rang,
+           v_ancre_fuseau, v_ancre_event
+      FROM (SELECT) AS x
+      LEFT JOIN LATERAL (
+          SELECT p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
+            FROM pointage AS p
+           WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore
+             AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= NEW.horodatage
+             AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
+                 < (NEW.horodatage, v_rang, NEW.fuseau_horaire COLLATE "C",
+                    NEW.event_id COLLATE "C")
+           ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
+                    p.event_id COLLATE "C" DESC
+           LIMIT 1) AS a ON true;
+    IF v_supprime THEN
+        RETURN NULL;
+    ELSIF NEW.ignore OR v_suivi THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.type_pointage = 'entree' THEN
+        IF v_ancre_type = 'entree' THEN
+            RETURN NEW;  -- the open shift's entree becomes an anomaly
+        END IF;
+        NEW.jour_rattache := (NEW.horodatage AT TIME ZONE NEW.fuseau_horaire)::date;
+    ELSIF NEW.type_pointage = 'sortie' THEN
+        IF v_ancre_type IS DISTINCT FROM 'entree' THEN
+            NEW.jour_rattache := (NEW.horodatage AT TIME ZONE NEW.fuseau_horaire)::date;
+            NEW.anomalie := true;
+            NEW.motif_anomalie := 'sortie_sans_poste';
+        ELSIF NEW.horodatage - v_ancre_h > interval '24 hours' THEN
+            RETURN NEW;  -- its entree becomes an anomaly too
+        ELSE
+            v_pauses := pointage_pauses(NEW.timemoto_user_id, v_ancre_h, v_ancre_rang,
+                                        v_ancre_fuseau, v_ancre_event, NEW.horodatage, v_rang,
+                                        NEW.fuseau_horaire, NEW.event_id);
+            NEW.jour_rattache := (v_ancre_h AT TIME ZONE v_ancre_fuseau)::date;
+            NEW.travail_us := round(extract(epoch FROM (NEW.horodatage - v_ancre_h) - v_pauses)
+                                    * 1000000);
+            NEW.poste_ferme := true;
+            NEW.pause_us := round(extract(epoch FROM v_pauses) * 1000000);
+        END IF;
+    ELSIF v_ancre_type = 'entree' THEN
+        -- a break or inconnu punch in the open shift
+        NEW.jour_rattache := (v_ancre_h AT TIME ZONE v_ancre_fuseau)::date;
+    ELSE
+        NEW.jour_rattache := (NEW.horodatage AT TIME ZONE NEW.fuseau_horaire)::date;
+    END IF;
     RETURN NEW;
 END;
 $$;
@@ -579,51 +738,83 @@ CREATE TRIGGER pointage_memoriser_suppression_trg
     AFTER DELETE ON pointage
     FOR EACH ROW EXECUTE FUNCTION pointage_memoriser_suppression();
 
--- After a change: an insert recomputes around its position; a delete takes the punch's stored
--- attribution out and recomputes around where it was; an update does both.
+-- After each statement that inserts, updates or deletes punches: the worked time of all the rows
+-- it touched at once. One function for the three triggers below, which see the statement's rows
+-- in their transition tables: `nouveaux` (inserted, or as updated), `anciens` (deleted, or as
+-- they were).
 CREATE OR REPLACE FUNCTION pointage_maj_resume() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_nouveaux pointage[];
+    v_anciens pointage[];
+    v_users text[];
+    v_attributions pointage_attribution[];
+    v_signes integer[];
+    v_attribuees boolean;
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM pointage_verrouiller(OLD.timemoto_user_id);
-    END IF;
-    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT'
-                              OR NEW.timemoto_user_id IS DISTINCT FROM OLD.timemoto_user_id) THEN
-        PERFORM pointage_verrouiller(NEW.timemoto_user_id);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        IF TG_OP = 'UPDATE' THEN
-            UPDATE pointage
-               SET jour_rattache = NULL, travail_us = 0, anomalie = false, poste_ferme = false,
-                   motif_anomalie = NULL, pause_us = 0
-             WHERE id = NEW.id;
+    IF TG_OP = 'INSERT' THEN
+        -- The users' locks are held: pointage_rattacher_equipe took them. An ignored punch
+        -- counts nowhere and changes nothing.
+        SELECT array_agg(n.timemoto_user_id),
+               array_agg((n.id, n.jour_rattache, n.travail_us, n.anomalie, n.poste_ferme,
+                          n.motif_anomalie, n.pause_us)::pointage_attribution),
+               array_agg(1), bool_and(n.jour_rattache IS NOT NULL)
+          INTO v_users, v_attributions, v_signes, v_attribuees
+          FROM nouveaux AS n
+         WHERE NOT n.ignore;
+        IF v_users IS NULL THEN
+            RETURN NULL;
+        ELSIF v_attribuees THEN
+            -- Each was attributed as it was inserted, and changed no other punch.
+            PERFORM pointage_compter(v_users, v_attributions, v_signes);
+            RETURN NULL;
         END IF;
-        PERFORM pointage_retirer(OLD);
-        IF NOT OLD.ignore THEN
-            PERFORM pointage_recalculer(OLD.timemoto_user_id, OLD.horodatage, OLD.rang,
-                                        OLD.fuseau_horaire, OLD.event_id);
+        SELECT array_agg(n::pointage) INTO v_nouveaux FROM nouveaux AS n WHERE NOT n.ignore;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM pointage_verrouiller(u.u)
+           FROM (SELECT DISTINCT o.timemoto_user_id AS u FROM anciens AS o ORDER BY 1) AS u;
+        SELECT array_agg(o::pointage) INTO v_anciens FROM anciens AS o;
+    ELSE
+        -- The rows whose worked time may change: those where a column it depends on changed
+        -- (not the trigger's own writes of the attribution columns, nor a new equipe_id).
+        SELECT array_agg(n::pointage), array_agg(o::pointage) INTO v_nouveaux, v_anciens
+          FROM anciens AS o JOIN nouveaux AS n ON n.id = o.id
+         WHERE (o.timemoto_user_id, o.type_pointage, o.horodatage, o.fuseau_horaire, o.ignore,
+                o.event_id)
+               IS DISTINCT FROM
+               (n.timemoto_user_id, n.type_pointage, n.horodatage, n.fuseau_horaire, n.ignore,
+                n.event_id);
+        IF v_anciens IS NULL THEN
+            RETURN NULL;
         END IF;
-        PERFORM pointage_maj_equipe(OLD.timemoto_user_id);
+        PERFORM pointage_verrouiller(u.u)
+           FROM (SELECT a.timemoto_user_id AS u FROM unnest(v_anciens) AS a
+                 UNION
+                 SELECT n.timemoto_user_id FROM unnest(v_nouveaux) AS n
+                 ORDER BY 1) AS u;
     END IF;
-    IF TG_OP <> 'DELETE' THEN
-        IF NOT NEW.ignore THEN
-            PERFORM pointage_recalculer(NEW.timemoto_user_id, NEW.horodatage, NEW.rang,
-                                        NEW.fuseau_horaire, NEW.event_id);
-        END IF;
-        PERFORM pointage_maj_equipe(NEW.timemoto_user_id);
+    IF v_nouveaux IS NULL AND v_anciens IS NULL THEN
+        RETURN NULL;
     END IF;
+    PERFORM pointage_recalculer(coalesce(v_nouveaux, '{}'), coalesce(v_anciens, '{}'));
     RETURN NULL;
 END;
 $$;
 
--- Our own updates of the attribution columns do not fire it again: only the columns that decide
--- worked time do.
 DROP TRIGGER IF EXISTS pointage_maj_resume_trg ON pointage;
 CREATE TRIGGER pointage_maj_resume_trg
-    AFTER INSERT OR DELETE
-       OR UPDATE OF timemoto_user_id, type_pointage, horodatage, fuseau_horaire, ignore, event_id
-    ON pointage
-    FOR EACH ROW EXECUTE FUNCTION pointage_maj_resume();
+    AFTER INSERT ON pointage REFERENCING NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
+-- (PostgreSQL allows transition tables only on a trigger for one event, and without a list of
+-- columns: one trigger per event.)
+DROP TRIGGER IF EXISTS pointage_maj_resume_modification_trg ON pointage;
+CREATE TRIGGER pointage_maj_resume_modification_trg
+    AFTER UPDATE ON pointage REFERENCING OLD TABLE AS anciens NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
+DROP TRIGGER IF EXISTS pointage_maj_resume_suppression_trg ON pointage;
+CREATE TRIGGER pointage_maj_resume_suppression_trg
+    AFTER DELETE ON pointage REFERENCING OLD TABLE AS anciens
+    FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
 
 -- =============================================================================================
 -- 4. Links to equipe
@@ -744,6 +935,18 @@ DROP FUNCTION IF EXISTS pointage_resume_ajouter(text, date[], bigint[], integer[
                                                 integer[]);
 DROP FUNCTION IF EXISTS pointage_retirer(text, date, bigint, boolean, boolean);
 DROP FUNCTION IF EXISTS pointage_entree_anomalie(bigint, date);
+-- (until the set-based recomputation: one punch at a time, by row triggers)
+DROP FUNCTION IF EXISTS pointage_recalculer(text, timestamptz, smallint, text, text);
+DROP FUNCTION IF EXISTS pointage_retirer(pointage);
+DROP FUNCTION IF EXISTS pointage_maj_equipe(text);
+DROP FUNCTION IF EXISTS pointage_resume_ajouter(text, pointage_attribution[],
+                                                pointage_attribution[], date[], date[]);
+DROP FUNCTION IF EXISTS pointage_jours_travailles(text, date[]);
+DROP FUNCTION IF EXISTS pointage_sur_jour(bigint, date);
+DROP FUNCTION IF EXISTS pointage_sur_jour(pointage_attribution[], date);
+DROP FUNCTION IF EXISTS pointage_anomalie(bigint, date, text);
+DROP FUNCTION IF EXISTS pointage_fin_de_poste(bigint, date, bigint, bigint);
+DROP FUNCTION IF EXISTS pointage_entree_repetee(bigint, date);
 
 -- Punches stored before worked time was kept (no work date), or before break times and anomaly
 -- reasons were (no pause_us): attribute their users' histories again, once.

@@ -25,7 +25,18 @@ from service.db.schema import schema_sql
 from service.domain.delivery import Punch
 from service.domain.timemoto import TypePointage
 from service.domain.worktime import attributed, daily_summaries, monthly_summaries
-from tests.support.worktime import INSERT_SQL, PunchDatabase, at, row
+from tests.support.worktime import (
+    DELETE_MANY_SQL,
+    INSERT_MANY_SQL,
+    INSERT_SQL,
+    LOCK_USERS_SQL,
+    UPDATE_MANY_SQL,
+    PunchDatabase,
+    as_updated,
+    at,
+    columns,
+    row,
+)
 
 KINDS: list[TypePointage] = ["entree", "sortie", "debut_pause", "fin_pause", "inconnu"]
 ZONES = ["Africa/Tunis", "Europe/Paris"]
@@ -235,5 +246,222 @@ def test_concurrent_deliveries_give_the_same_months(
     deliveries = punches + rng.sample(punches, 20)  # some delivered twice, on another connection
     rng.shuffle(deliveries)
     asyncio.run(_deliver_concurrently(database_url, [deliveries[i::4] for i in range(4)]))
+    assert punches_db.summaries(users) == monthly_summaries(punches)
+    assert_reasons_and_days(punches_db, punches, users)
+
+
+# Multi-row statements (issue 12): the trigger recomputes once per statement, whatever the
+# statement holds: punches of several users, in any order, duplicates, corrections of several
+# punches at once.
+
+ARRIVALS = ["shuffled", "chronological", "reversed"]
+
+
+@dataclass(frozen=True)
+class BatchedStory:
+    story: Story  # the users' punches (its own changes are not used)
+    arrival: str  # the order of the deliveries: shuffled, chronological, reversed
+    sizes: list[int]  # the sizes of the insert statements, in turn (the last takes the rest)
+    changes: list[list[Change]]  # each list in one UPDATE and one DELETE statement
+
+
+batched_stories = st.builds(
+    BatchedStory,
+    story=stories,
+    arrival=st.sampled_from(ARRIVALS),
+    sizes=st.lists(st.sampled_from([1, 1, 2, 3, 5, 8, 13, 32]), min_size=1, max_size=12),
+    changes=st.lists(st.lists(changes, min_size=1, max_size=6), max_size=3),
+)
+
+
+def arrived(deliveries: list[Punch], arrival: str, seed: int) -> list[Punch]:
+    if arrival == "shuffled":
+        shuffled = list(deliveries)
+        random.Random(seed).shuffle(shuffled)
+        return shuffled
+    in_order = sorted(deliveries, key=lambda p: p.horodatage)  # stable: duplicates adjacent
+    return in_order if arrival == "chronological" else in_order[::-1]
+
+
+def changed(target: Punch, change: Change, users: list[str]) -> Punch:
+    """The punch as `change` leaves it (not a delete)."""
+    if change.kind == "move":
+        return at(
+            target.timemoto_user_id,
+            target.type_pointage,
+            target.horodatage + timedelta(seconds=change.seconds),
+            target.fuseau_horaire,
+            ignore=target.ignore,
+            event_id=target.event_id,
+        )
+    if change.kind == "retype":
+        return replace(target, type_pointage=change.new_type)
+    if change.kind == "reassign":
+        other = users[(users.index(target.timemoto_user_id) + 1) % len(users)]
+        return replace(target, timemoto_user_id=other)
+    return replace(target, ignore=not target.ignore)
+
+
+def apply_change_batch(
+    db: PunchDatabase, punches: list[Punch], batch: list[Change], users: list[str]
+) -> list[Punch]:
+    """The changes (one per punch: a later one for the same punch is dropped) on the database in
+    one UPDATE, then one DELETE statement, and on the model's list alike."""
+    chosen: dict[int, Change] = {}
+    for change in batch:
+        if punches:
+            chosen.setdefault(change.target % len(punches), change)
+    result = list(punches)
+    updated = [i for i, change in chosen.items() if change.kind != "delete"]
+    deleted = {i for i, change in chosen.items() if change.kind == "delete"}
+    for i in updated:
+        result[i] = changed(punches[i], chosen[i], users)
+    if updated:
+        db.update_many([result[i] for i in updated])
+    if deleted:
+        db.delete_many([punches[i].event_id for i in deleted])
+    return [p for i, p in enumerate(result) if i not in deleted]
+
+
+CHANGE_KINDS = [
+    Change("move", 0, 3600, "entree"),
+    Change("move", 0, -86_400, "entree"),
+    Change("retype", 0, 0, "sortie"),
+    Change("retype", 0, 0, "debut_pause"),
+    Change("toggle_ignore", 0, 0, "entree"),
+    Change("reassign", 0, 0, "entree"),
+]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batched=batched_stories)
+def test_multi_row_statements_equal_the_model(
+    punches_db: PunchDatabase, batched: BatchedStory
+) -> None:
+    story = batched.story
+    tag = uuid.uuid4().hex[:12]
+    users = [f"lots-{tag}-{n}" for n in range(len(story.users))]
+    if story.map_first_user:
+        punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('X', $1)", users[0])
+    punches, deliveries = punches_of(story, users)
+    punches_db.insert_batches(arrived(deliveries, batched.arrival, story.order_seed), batched.sizes)
+    for batch in batched.changes:
+        punches = apply_change_batch(punches_db, punches, batch, users)
+
+    expected = monthly_summaries(punches)
+    assert punches_db.summaries(users) == expected
+    assert_reasons_and_days(punches_db, punches, users)
+
+    if story.map_first_user:
+        months = [s for s in expected if s.timemoto_user_id == users[0]]
+        minutes = months[-1].minutes_travaillees if months else 0
+        stored = punches_db.fetch(
+            "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
+        )
+        assert stored[0][0] == minutes
+
+
+def random_history(rng: random.Random, user: str, count: int) -> list[Punch]:
+    instant = BASES[rng.randrange(len(BASES))]
+    punches = []
+    for _ in range(count):
+        instant += timedelta(seconds=rng.choice([0, 60, 1800, 4 * 3600, 9 * 3600, 30 * 3600]))
+        kind = rng.choice(KINDS[:2] * 3 + KINDS)
+        punches.append(at(user, kind, instant, rng.choice(ZONES), ignore=rng.random() < 0.05))
+    return punches
+
+
+async def _insert_in_batches(url: str, share: list[Punch], rng: random.Random) -> None:
+    """One connection: statements of 1 to 32 punches, each listed by user as the service does."""
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        start = 0
+        while start < len(share):
+            batch = share[start : start + rng.choice([1, 2, 5, 13, 32])]
+            start += len(batch)
+            batch = sorted(batch, key=lambda p: p.timemoto_user_id)
+            await connection.execute(INSERT_MANY_SQL, *columns(batch))
+    finally:
+        await connection.close()
+
+
+async def _correct_in_batches(
+    url: str, corrections: list[tuple[list[Punch], list[str]]], users: list[str]
+) -> None:
+    """One connection: each correction in one transaction that first takes the users' locks in
+    one order (as the service does), then updates several punches, then deletes several."""
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        for updated, deleted in corrections:
+            async with connection.transaction():
+                await connection.execute(LOCK_USERS_SQL, users)
+                if updated:
+                    await connection.execute(UPDATE_MANY_SQL, *as_updated(updated))
+                if deleted:
+                    await connection.execute(DELETE_MANY_SQL, deleted)
+    finally:
+        await connection.close()
+
+
+def test_concurrent_multi_row_statements_give_the_same_months(
+    punches_db: PunchDatabase, database_url: str
+) -> None:
+    """Four connections insert the punches of the same users in statements of up to 32 rows;
+    then, while three connections insert more (and deliver some again), a fourth corrects the
+    first ones several at a time."""
+    rng = random.Random(20261201)
+    tag = uuid.uuid4().hex[:12]
+    users = [f"lots-conc-{tag}-{n}" for n in range(5)]
+    first: list[Punch] = []
+    later: list[Punch] = []
+    for user in users:
+        history = random_history(rng, user, 120)
+        first += history[:80]
+        later += history[80:]
+
+    deliveries = first + rng.sample(first, 30)
+    rng.shuffle(deliveries)
+    shares = [deliveries[i::4] for i in range(4)]
+    seeds = [rng.random() for _ in shares]
+
+    async def phase_one() -> None:
+        await asyncio.gather(
+            *(
+                _insert_in_batches(database_url, share, random.Random(seed))
+                for share, seed in zip(shares, seeds, strict=True)
+            )
+        )
+
+    asyncio.run(phase_one())
+
+    model = list(first)
+    corrections: list[tuple[list[Punch], list[str]]] = []
+    for _ in range(12):
+        indices = rng.sample(range(len(model)), 6)
+        updates = [changed(model[i], rng.choice(CHANGE_KINDS), users) for i in indices[:4]]
+        for i, punch in zip(indices[:4], updates, strict=True):
+            model[i] = punch
+        deleted = [model[i].event_id for i in indices[4:]]
+        model = [p for p in model if p.event_id not in deleted]
+        corrections.append((updates, deleted))
+    redelivered = later + rng.sample(first, 20)  # deleted ones stay deleted, moved ones moved
+    rng.shuffle(redelivered)
+
+    async def phase_two() -> None:
+        await asyncio.gather(
+            _correct_in_batches(database_url, corrections, users),
+            *(
+                _insert_in_batches(database_url, redelivered[i::3], random.Random(i))
+                for i in range(3)
+            ),
+        )
+
+    asyncio.run(phase_two())
+    punches = model + later
     assert punches_db.summaries(users) == monthly_summaries(punches)
     assert_reasons_and_days(punches_db, punches, users)

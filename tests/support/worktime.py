@@ -28,6 +28,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
 ON CONFLICT (event_id) DO NOTHING
 """
 
+# Several punches in one statement, in the order given (the service's group commit lists them by
+# user; a test may not).
+INSERT_MANY_SQL = """
+INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
+                      fuseau_horaire, date_travail, ignore, payload)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                     $6::text[], $7::date[], $8::boolean[], $9::jsonb[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+# Several punches given what they are now, in one statement (each row's every column is set).
+UPDATE_MANY_SQL = """
+UPDATE pointage AS p
+   SET timemoto_user_id = c.timemoto_user_id, type_pointage = c.type_pointage,
+       horodatage = c.horodatage, date_travail = c.date_travail, ignore = c.ignore
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::boolean[])
+       AS c (event_id, timemoto_user_id, type_pointage, horodatage, date_travail, ignore)
+ WHERE p.event_id = c.event_id
+"""
+
+DELETE_MANY_SQL = "DELETE FROM pointage WHERE event_id = ANY ($1::text[])"
+
+# The users' locks in one order, as the service takes them before a correction.
+LOCK_USERS_SQL = """
+SELECT pointage_verrouiller(u) FROM (SELECT DISTINCT unnest($1::text[]) AS u ORDER BY 1) AS s
+"""
+
 SUMMARY_SQL = """
 SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages, nb_anomalies
   FROM pointage_resume WHERE timemoto_user_id = ANY ($1::text[]) ORDER BY timemoto_user_id, mois
@@ -100,6 +127,23 @@ def row(p: Punch) -> tuple[Any, ...]:
     )
 
 
+def columns(punches: Sequence[Punch]) -> list[list[Any]]:
+    """The rows of `punches` as INSERT_MANY_SQL's arrays, one per column."""
+    return [list(column) for column in zip(*(row(p) for p in punches), strict=True)] or [[]] * 9
+
+
+def as_updated(punches: Sequence[Punch]) -> list[list[Any]]:
+    """`punches` as UPDATE_MANY_SQL's arrays."""
+    return [
+        [p.event_id for p in punches],
+        [p.timemoto_user_id for p in punches],
+        [p.type_pointage for p in punches],
+        [p.horodatage for p in punches],
+        [p.date_travail for p in punches],
+        [p.ignore for p in punches],
+    ]
+
+
 class PunchDatabase:
     """A synchronous face on one connection, for tests that insert many punches quickly."""
 
@@ -112,6 +156,24 @@ class PunchDatabase:
 
     def insert(self, punches: Iterable[Punch]) -> None:
         self.run(self._connection.executemany(INSERT_SQL, [row(p) for p in punches]))
+
+    def insert_batches(self, punches: Sequence[Punch], sizes: Iterable[int]) -> None:
+        """The punches in multi-row statements of the given sizes (the last takes the rest),
+        in the order given, each statement its own transaction."""
+        start = 0
+        for size in itertools.chain(sizes, [len(punches)]):
+            batch = punches[start : start + max(size, 1)]
+            if not batch:
+                break
+            self.run(self._connection.execute(INSERT_MANY_SQL, *columns(batch)))
+            start += len(batch)
+
+    def update_many(self, punches: Sequence[Punch]) -> None:
+        """Stored punches (by event_id) given what `punches` say they are, in one statement."""
+        self.run(self._connection.execute(UPDATE_MANY_SQL, *as_updated(punches)))
+
+    def delete_many(self, event_ids: Sequence[str]) -> None:
+        self.run(self._connection.execute(DELETE_MANY_SQL, list(event_ids)))
 
     def execute(self, sql: str, *args: Any) -> None:
         self.run(self._connection.execute(sql, *args))
