@@ -162,15 +162,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def peek_event_id(document: Any) -> str | None:
-    """The delivery id if one can be read, so that even a rejection names what it rejects."""
-    if isinstance(document, dict):
-        event_id = document.get("id")
-        if isinstance(event_id, str) and event_id:
-            return event_id
-    return None
-
-
 def parse_delivery(document: Any) -> Delivery:
     """Validate a decoded body; raises InvalidDelivery with the reason."""
     if not isinstance(document, dict):

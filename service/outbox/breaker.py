@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 from service.db.engine import DatabaseTarget
 from service.db.errors import DatabaseProblem, Outage, classify
@@ -35,10 +34,6 @@ class Breaker:
         self._state = "unknown"
         self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
         self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
-
-    @property
-    def spool_path(self) -> Path:
-        return self._spool.path
 
     def write_failed(self, problem: DatabaseProblem) -> None:
         """A write failed for want of the database, it seems: a probe decides, now. A table or
