@@ -39,7 +39,7 @@ import msgspec
 from sqlalchemy.engine import make_url
 
 from service.db.schema import schema_sql
-from service.domain.delivery import parse_delivery
+from service.domain.delivery import Punch, parse_delivery
 from simulator.deliveries import Employee, attendance_inserted
 
 CONNECTIONS = 32
@@ -89,6 +89,23 @@ ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id
 """
 
 Row = tuple[Any, ...]
+
+
+def punch_row(punch: Punch) -> Row:
+    """A punch as the columns of `pointage` the service writes (the trigger owns the rest)."""
+    return (
+        punch.event_id,
+        punch.timemoto_user_id,
+        punch.type_pointage,
+        punch.horodatage,
+        punch.horodatage_brut,
+        punch.fuseau_horaire,
+        punch.date_travail,
+        punch.ignore,
+        msgspec.json.encode(punch.payload).decode(),
+    )
+
+
 Connections = Sequence[asyncpg.Connection]
 
 
@@ -108,19 +125,7 @@ def punches(tag: str, count: int) -> list[Row]:
                 local = day.replace(hour=hour) + timedelta(seconds=n * 7)
                 punch = parse_delivery(attendance_inserted(employee, action, local)).punch
                 assert punch is not None
-                rows.append(
-                    (
-                        punch.event_id,
-                        punch.timemoto_user_id,
-                        punch.type_pointage,
-                        punch.horodatage,
-                        punch.horodatage_brut,
-                        punch.fuseau_horaire,
-                        punch.date_travail,
-                        punch.ignore,
-                        msgspec.json.encode(punch.payload).decode(),
-                    )
-                )
+                rows.append(punch_row(punch))
         day += timedelta(days=1)
 
 

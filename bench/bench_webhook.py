@@ -55,13 +55,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 
+from bench.bench_database import Row, punch_row
 from service.db.embedded import temporary_embedded
 from service.db.schema import schema_sql
 from service.domain.delivery import decode, parse_delivery
@@ -589,36 +590,22 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
-PunchRow = tuple[str, str, str, datetime, datetime | None, str, date, bool, str]
 
-
-def punch_rows(bodies: Path, count: int) -> list[PunchRow]:
+def punch_rows(bodies: Path, count: int) -> list[Row]:
     """The first `count` bodies as `pointage` rows, parsed by the service's own domain code."""
-    rows: list[PunchRow] = []
+    rows: list[Row] = []
     with bodies.open("rb") as source:
         for line in source:
             if len(rows) == count:
                 break
             punch = parse_delivery(decode(line.rstrip(b"\n").partition(b" ")[2])).punch
             assert punch is not None
-            rows.append(
-                (
-                    punch.event_id,
-                    punch.timemoto_user_id,
-                    punch.type_pointage,
-                    punch.horodatage,
-                    punch.horodatage_brut,
-                    punch.fuseau_horaire,
-                    punch.date_travail,
-                    punch.ignore,
-                    json.dumps(punch.payload),
-                )
-            )
+            rows.append(punch_row(punch))
     return rows
 
 
 async def trigger_inserts(
-    url: str, rows: list[PunchRow], connections: int, batch: int, seconds: float
+    url: str, rows: list[Row], connections: int, batch: int, seconds: float
 ) -> tuple[Measure, int]:
     """Raw asyncpg inserts of real punches into `pointage` (through its trigger), each batch of
     `batch` rows (sorted by user, as the group commit does) one durable commit, on `connections`
