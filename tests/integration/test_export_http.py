@@ -3,7 +3,6 @@ answers, and files whose figures are `pointage_resume`'s."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator
@@ -18,7 +17,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.db.schema import schema_sql
 from service.domain.payroll import Month, hours_text
 from service.http import paths
 from service.http.operators import ENABLE_HINT
@@ -26,12 +24,10 @@ from service.settings import Settings
 from simulator.deliveries import Employee
 from simulator.harness import free_port
 from tests.support.payroll import (
-    INSERT_SQL,
     RESUME_SQL,
     csv_rows,
     delivery,
-    insert_row,
-    punch_of,
+    seed,
     workbook_headers,
     workbook_rows,
 )
@@ -65,22 +61,9 @@ PUNCHES = [
 ]
 
 
-async def _prepare(url: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(schema_sql())
-        await connection.execute(
-            "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES"
-            " ('BEN ALI', 'Salma', 'u-salma'), ('Trabelsi', 'Karim', 'u-karim')"
-        )
-        await connection.executemany(INSERT_SQL, [insert_row(punch_of(d)) for d in PUNCHES])
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def url(database_url: str) -> str:
-    asyncio.run(_prepare(database_url))
+    seed(database_url, [("BEN ALI", "Salma", "u-salma"), ("Trabelsi", "Karim", "u-karim")], PUNCHES)
     return database_url
 
 

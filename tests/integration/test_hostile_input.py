@@ -25,7 +25,7 @@ from service.domain.signature import sign
 from service.http import paths
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from tests.support.databases import Database
-from tests.support.hostile import a_document, hostile_bodies, unsigned_bodies
+from tests.support.hostile import DATA_FIELDS, a_document, hostile_bodies, unsigned_bodies
 from tests.support.service import InProcessService, service_settings, wait_until
 from tests.support.webhook import SECRET
 
@@ -148,20 +148,7 @@ _json = st.recursive(
     max_leaves=10,
 )
 _mutations = st.dictionaries(
-    st.sampled_from(
-        [
-            "userId",
-            "timeZone",
-            "timeLogged",
-            "timeLoggedRounded",
-            "timeInserted",
-            "clockingActionTypeId",
-            "clockingType",
-            "recordHash",
-            "recordIgnored",
-            "comment",
-        ]
-    ),
+    st.sampled_from(DATA_FIELDS),
     _json,
     max_size=4,
 )

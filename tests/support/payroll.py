@@ -3,6 +3,7 @@ back (openpyxl, csv), and what the reference model says the day rows and open sh
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -10,10 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 import openpyxl
 
+from service.db.schema import schema_sql
 from service.domain.delivery import Punch, decode, parse_delivery
 from service.domain.payroll import Month
+from service.domain.timemoto import ClockingAction
 from service.domain.worktime import (
     ANCHORS,
     Clocking,
@@ -25,7 +29,7 @@ from service.domain.worktime import (
 )
 from simulator.deliveries import Employee, attendance_inserted
 
-ACTIONS = {"entree": 0, "sortie": 1, "debut_pause": 2, "fin_pause": 3}
+ACTIONS = {action.type_pointage: action for action in ClockingAction}
 
 INSERT_SQL = """
 INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
@@ -141,3 +145,22 @@ def month_of(day: date) -> Month:
 def sheet_rows_for(rows: Sequence[dict[str, Any]], users: Iterable[str]) -> list[dict[str, Any]]:
     wanted = set(users)
     return [row for row in rows if row["Identifiant TimeMoto"] in wanted]
+
+
+def seed(
+    url: str, mapped: Iterable[tuple[str, str, str]], deliveries: Sequence[dict[str, Any]]
+) -> None:
+    """The schema, `equipe` rows (nom, prenom, TimeMoto user) and the deliveries' punches."""
+
+    async def go() -> None:
+        connection = await asyncpg.connect(url, timeout=10)
+        try:
+            await connection.execute(schema_sql())
+            await connection.executemany(
+                "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ($1, $2, $3)", mapped
+            )
+            await connection.executemany(INSERT_SQL, [insert_row(punch_of(d)) for d in deliveries])
+        finally:
+            await connection.close()
+
+    asyncio.run(go())

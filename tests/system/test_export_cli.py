@@ -3,7 +3,6 @@ it writes opened by LibreOffice headless (CONTRACT §7)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import os
 import subprocess
@@ -11,20 +10,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from service.db.schema import schema_sql
 from service.domain.payroll import hours_text
 from simulator.deliveries import Employee
 from simulator.harness import free_port
 from tests.support.libreoffice import convert_to_csv, find_soffice
 from tests.support.payroll import (
-    INSERT_SQL,
     csv_rows,
     delivery,
-    insert_row,
-    punch_of,
+    seed,
     workbook_rows,
 )
 
@@ -44,22 +39,9 @@ PUNCHES = [
 ]
 
 
-async def _prepare(url: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(schema_sql())
-        await connection.execute(
-            "INSERT INTO equipe (nom, prenom, timemoto_user_id) VALUES ('Ben Younès', 'Nadia',"
-            " 'u-nadia')"
-        )
-        await connection.executemany(INSERT_SQL, [insert_row(punch_of(d)) for d in PUNCHES])
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def url(database_url: str) -> str:
-    asyncio.run(_prepare(database_url))
+    seed(database_url, [("Ben Younès", "Nadia", "u-nadia")], PUNCHES)
     return database_url
 
 
