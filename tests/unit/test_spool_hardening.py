@@ -74,6 +74,29 @@ def test_a_delivery_costs_its_body_plus_less_than_2_kib(tmp_path: Path) -> None:
     assert per_delivery <= bodies / count + 2048, per_delivery
 
 
+def test_a_drained_spool_gives_its_room_back_in_few_steps(tmp_path: Path) -> None:
+    """After a long outage the file shrinks back, a few large steps at a time (each step once
+    gave back one page: compacting took longer than draining)."""
+    spool = Spool(tmp_path, "db-a", "erp@db.example:5432/erp")
+    path = tmp_path / SPOOL_FILE
+    empty = path.stat().st_size
+    for _ in range(2_000):
+        spool.put(*a_body(), AT)
+    full = path.stat().st_size
+    spool.remove_many([item.seq for item in spool.oldest(2_000)])
+    statements: list[str] = []
+    spool._db.set_trace_callback(statements.append)
+    try:
+        spool.compact()
+    finally:
+        spool._db.set_trace_callback(None)
+        spool.close()
+    steps = [s for s in statements if "incremental_vacuum" in s]
+    assert full > empty + 2_000 * 1_000
+    assert path.stat().st_size <= empty + 64 * 1024, (empty, full, path.stat().st_size)
+    assert 1 <= len(steps) <= 4, len(steps)
+
+
 def test_the_quarantine_evicts_its_oldest_past_either_bound(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
