@@ -24,8 +24,7 @@ from service.http.openapi import openapi_config
 from service.http.operators import ENABLE_HINT, OperatorsGate
 from service.http.status import status_json, status_page
 from service.http.verifier import verifier_tables_pointage
-from service.http.webhook import receive_pointage
-from service.intake import Intake
+from service.http.webhook import Reception, receive_pointage
 from service.logs import configure_logging, secrets_of
 from service.outbox.spool import SpoolError, check_spool_dir
 from service.runtime import Runtime
@@ -77,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     metrics = Metrics()
     started: list[Runtime] = []  # set by the lifespan, read by the dependencies below
+    receptions: list[Reception] = []  # the webhook's, built once per start, not per delivery
 
     def monitor() -> AlertMonitor | None:
         return started[0].monitor if started else None
@@ -91,17 +91,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         started.append(await Runtime.start(settings))
+        receptions.append(Reception(started[0].intake, metrics))
         try:
             yield
         finally:
+            receptions.pop()
             await started.pop().stop()
             exit_cleanly_after_shutdown()
 
     def runtime() -> Runtime:
         return started[0]
 
-    def intake() -> Intake:
-        return started[0].intake
+    def reception() -> Reception:
+        return receptions[0]
 
     def get_metrics() -> Metrics:
         return metrics
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
         dependencies={
             "runtime": Provide(runtime, sync_to_thread=False),
-            "intake": Provide(intake, sync_to_thread=False),
+            "reception": Provide(reception, sync_to_thread=False),
             "metrics": Provide(get_metrics, sync_to_thread=False),
         },
         openapi_config=openapi_config(),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -75,6 +76,22 @@ _ADD_PUNCHES = (
     )
     .on_conflict_do_nothing(index_elements=[Pointage.event_id])
     .returning(Pointage.event_id)
+)
+
+
+# Run for every batch of punches, prepared once per connection: `= ANY(array)`, not `IN (...)`
+# (an IN list is a new statement for each length), and the index's expression and predicate as
+# literals (parameters there would keep a generic plan off pointage_evenement_en_attente_idx).
+_WAITING_USER = PointageEvenement.payload.op("->")(literal_column("'data'")).op(
+    "->>", return_type=Text()
+)(literal_column("'userId'"))
+_USERS_WAITING = (
+    select(_WAITING_USER)
+    .distinct()
+    .where(
+        PointageEvenement.statut == literal_column(f"'{UNAPPLIED}'"),
+        _WAITING_USER == func.any(bindparam("users", type_=ARRAY(Text()))),  # noqa: SIM300 - a column
+    )
 )
 
 
@@ -161,13 +178,7 @@ class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
         whole batch; nearly always none)."""
         if not user_ids:
             return set()
-        user = PointageEvenement.payload["data"]["userId"].astext
-        statement = (
-            select(user)
-            .distinct()
-            .where(PointageEvenement.statut == UNAPPLIED, user.in_(sorted(user_ids)))
-        )
-        return set((await self.session.scalars(statement)).all())
+        return set((await self.session.scalars(_USERS_WAITING, {"users": list(user_ids)})).all())
 
     async def waiting_corrections(self, ref: ClockingRef) -> Sequence[dict[str, Any]]:
         """Unapplied corrections naming this clocking, in order of arrival (TimeMoto does not

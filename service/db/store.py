@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -61,31 +61,70 @@ class GroupCommit:
     """Punches arriving together share one transaction: one multi-row insert and one commit
     (one fsync) for all of them, each answered only once the commit that holds it is done.
 
-    Up to `writers` transactions run at once; whoever finds a free writer starts one, and a
-    writer takes everything waiting when it starts, up to `max_batch`. A batch refused for the
-    content of one of its rows is written again row by row, so only that row fails.
+    One transaction at a time while it keeps up: the punches arriving during a commit make the
+    next batch, and the larger the batches the less each punch costs (measured: one writer takes
+    1.1x to 1.2x the deliveries per second of four always started). Another writer starts, up to
+    `writers`, only when `crowd` punches wait: a slow transaction (a lock held by a correction,
+    say) does not hold up the others. A writer takes everything waiting when it starts, up to
+    `max_batch`. A batch refused for the content of one of its rows is written again in halves,
+    down to that row, so only that row fails.
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], writers: int, max_batch: int = 128
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        writers: int = 4,
+        *,
+        crowd: int = 32,
+        max_batch: int = 128,
     ) -> None:
         self._sessions = sessions
         self._writers = writers
+        self._crowd = crowd
         self._max_batch = max_batch
         self._busy = 0
         self._queue: list[_Waiting] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def add(self, punch: Punch, received_at: datetime) -> Recorded:
-        waiting = _Waiting(punch, received_at, asyncio.get_running_loop().create_future())
+    async def add(
+        self, punch: Punch, received_at: datetime, patience: float | None = None
+    ) -> Recorded:
+        """The punch's fate once its transaction ends; TimeoutError after `patience` seconds
+        (the write goes on: only this caller stops waiting)."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(punch, received_at, loop.create_future())
         self._queue.append(waiting)
-        if self._busy < self._writers:
+        if self._busy == 0 or (self._busy < self._writers and len(self._queue) >= self._crowd):
             self._busy += 1
             # Its own task: a caller that gives up (its time limit) does not cancel the others.
             task = asyncio.create_task(self._write_while_waiting())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await waiting.answer
+        if patience is None:
+            return await waiting.answer
+        # A timer on the answer rather than a task per punch around it (bounded): the hot path.
+        timer = loop.call_later(patience, _time_out, waiting.answer)
+        try:
+            return await waiting.answer
+        finally:
+            timer.cancel()
+
+    async def add_all(
+        self, punches: Sequence[tuple[Punch, datetime]], per_transaction: int
+    ) -> list[Recorded | DatabaseUnavailable | DeliveryRefused]:
+        """Punches that are all here at once (the drainer's chunk), `per_transaction` to a
+        transaction, outside the queue: each one's fate, in order."""
+        loop = asyncio.get_running_loop()
+        batch = [_Waiting(punch, at, loop.create_future()) for punch, at in punches]
+        for start in range(0, len(batch), per_transaction):
+            part = batch[start : start + per_transaction]
+            await self._write(part)
+            # After an outage, the rest would only wait for it again, one part after another.
+            if (gone := _outage_in(part)) is not None:
+                for waiting in batch[start + per_transaction :]:
+                    _settle(waiting.answer, gone)
+                break
+        return [_fate(waiting.answer) for waiting in batch]
 
     async def _write_while_waiting(self) -> None:
         try:
@@ -110,8 +149,11 @@ class GroupCommit:
                 for waiting in batch:
                     _settle(waiting.answer, error)
                 return
-            for waiting in batch:  # one bad row must not fail its neighbours
-                await self._write([waiting])
+            # One bad row must not fail its neighbours: each half again, down to that row
+            # (a few transactions for a bad row among a hundred, not a hundred).
+            half = len(batch) // 2
+            await self._write(batch[:half])
+            await self._write(batch[half:])
             return
         for waiting in batch:
             first = stored.pop(waiting.punch.event_id, None) is waiting
@@ -138,12 +180,32 @@ class GroupCommit:
 
 
 def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | Exception) -> None:
-    if answer.done():  # its caller gave up waiting
+    if answer.done():  # its caller gave up waiting, or its transaction ended first
         return
     if isinstance(outcome, Exception):
         answer.set_exception(outcome)
     else:
         answer.set_result(outcome)
+
+
+def _outage_in(batch: list[_Waiting]) -> DatabaseUnavailable | None:
+    for waiting in batch:
+        error = waiting.answer.exception()
+        if isinstance(error, DatabaseUnavailable):
+            return error
+    return None
+
+
+def _fate(answer: asyncio.Future[Recorded]) -> Recorded | DatabaseUnavailable | DeliveryRefused:
+    error = answer.exception()
+    if error is None:
+        return answer.result()
+    assert isinstance(error, DatabaseUnavailable | DeliveryRefused)  # what _write settles with
+    return error
+
+
+def _time_out(answer: asyncio.Future[Recorded]) -> None:
+    _settle(answer, TimeoutError("the database did not answer in time"))
 
 
 _seen_unexpected: set[str] = set()
@@ -176,12 +238,10 @@ class DeliveryStore:
         duplicate). Raises DatabaseUnavailable when the database cannot take it now (the caller
         spools it), DeliveryRefused when the database refused this delivery for its content.
         """
-        work = (
-            self._punches.add(delivery.punch, received_at)
-            if delivery.punch is not None
-            else self._commit(delivery, received_at)
-        )
         try:
+            if delivery.punch is not None:
+                return await self._punches.add(delivery.punch, received_at, patience)
+            work = self._commit(delivery, received_at)
             return await (work if patience is None else bounded(work, patience))
         except (DatabaseUnavailable, DeliveryRefused):
             raise
@@ -192,6 +252,13 @@ class DeliveryStore:
             if problem.kind.is_outage:
                 raise DatabaseUnavailable(problem) from exc
             raise DeliveryRefused(problem) from exc
+
+    async def record_punches(
+        self, punches: Sequence[tuple[Punch, datetime]], per_transaction: int
+    ) -> list[Recorded | DatabaseUnavailable | DeliveryRefused]:
+        """Commit many punches at once (the drainer's chunk), `per_transaction` to a
+        transaction; each one's fate, in order: what `record` returns, or what it raises."""
+        return await self._punches.add_all(punches, per_transaction)
 
     async def _commit(self, delivery: Delivery, received_at: datetime) -> Recorded:
         """Any other event: into the inbox, and a correction applied to its punch."""
