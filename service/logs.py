@@ -35,6 +35,17 @@ _SECRET_PAIR = re.compile(
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
+# What every match of the four patterns above contains: `://` (both URL patterns), a word of
+# _SECRET_PAIR (`pgpassword` contains `password`) or 64 hex digits. The words match as in
+# _SECRET_PAIR, with re's IGNORECASE folding (`ſ` is an `s` to it, not to str.lower()), but
+# each starts with a literal letter in every case that folding knows: re then tries them only
+# at those letters (an IGNORECASE pattern is tried at every position, several times slower).
+_MAY_MATCH = [
+    "://",
+    *(f"{first}(?i:assw(?:or)?d)" for first in "pP"),
+    *(f"{first}(?i:ecret)" for first in "sS\u017f"),  # ſ, LATIN SMALL LETTER LONG S
+]
+_DIGEST = "[0-9a-fA-F]{64}"
 REDACTED = "[redacted]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
@@ -62,8 +73,22 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so that a secret containing another one is removed whole.
         self._secrets = sorted({s for s in secrets if looks_secret(s)}, key=len, reverse=True)
+        # Can anything in `_redact` match? A secret (as it is), or what each pattern must
+        # contain. Without the digest for strings under 64 characters, which cannot hold one:
+        # its hex alternative, possible at any digit, is what keeps re from skipping ahead.
+        may_match = [*map(re.escape, self._secrets), *_MAY_MATCH]
+        self._may_redact_short = re.compile("|".join(may_match))
+        self._may_redact = re.compile("|".join([*may_match, _DIGEST]))
 
     def __call__(self, text: str) -> str:
+        # Most strings (ids, words, numbers) hold nothing to redact: one search tells.
+        guard = self._may_redact if len(text) >= 64 else self._may_redact_short
+        if guard.search(text) is None:
+            return text
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        """Every substitution, unguarded (`__call__` skips it when none of them can match)."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         text = _DATABASE_URL.sub("[database url]", text)
