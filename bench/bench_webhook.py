@@ -734,7 +734,8 @@ def webhook_run(
         problems.append(
             f"{rows} rows in pointage, {stored} answers 'stored' + {unanswered} not read"
         )
-    errors = [line for line in service.log().splitlines() if '"level": "ERROR"' in line]
+    # Whatever the encoder's spacing (msgspec writes `"level":"ERROR"`).
+    errors = [line for line in service.log().splitlines() if re.search(r'"level": ?"ERROR"', line)]
     if errors:
         problems.append(f"{len(errors)} ERROR lines in the service log, the first: {errors[0]}")
     assert meter.result is not None

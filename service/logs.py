@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy.engine import make_url
 
 FIELDS = "fields"  # the `extra` key that carries a record's structured fields
@@ -35,6 +36,17 @@ _SECRET_PAIR = re.compile(
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(r"\b(?:sha256=)?[0-9a-fA-F]{64}\b")
+# What every match of the four patterns above contains: `://` (both URL patterns), a word of
+# _SECRET_PAIR (`pgpassword` contains `password`) or 64 hex digits. The words match as in
+# _SECRET_PAIR, with re's IGNORECASE folding (`ſ` is an `s` to it, not to str.lower()), but
+# each starts with a literal letter in every case that folding knows: re then tries them only
+# at those letters (an IGNORECASE pattern is tried at every position, several times slower).
+_MAY_MATCH = [
+    "://",
+    *(f"{first}(?i:assw(?:or)?d)" for first in "pP"),
+    *(f"{first}(?i:ecret)" for first in "sS\u017f"),  # ſ, LATIN SMALL LETTER LONG S
+]
+_DIGEST = "[0-9a-fA-F]{64}"
 REDACTED = "[redacted]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
@@ -62,24 +74,28 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so that a secret containing another one is removed whole.
         self._secrets = sorted({s for s in secrets if looks_secret(s)}, key=len, reverse=True)
+        # Can anything in `_redact` match? A secret (as it is), or what each pattern must
+        # contain. Without the digest for strings under 64 characters, which cannot hold one:
+        # its hex alternative, possible at any digit, is what keeps re from skipping ahead.
+        may_match = [*map(re.escape, self._secrets), *_MAY_MATCH]
+        self._may_redact_short = re.compile("|".join(may_match))
+        self._may_redact = re.compile("|".join([*may_match, _DIGEST]))
 
     def __call__(self, text: str) -> str:
+        # Most strings (ids, words, numbers) hold nothing to redact: one search tells.
+        guard = self._may_redact if len(text) >= 64 else self._may_redact_short
+        if guard.search(text) is None:
+            return text
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        """Every substitution, unguarded (`__call__` skips it when none of them can match)."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         text = _DATABASE_URL.sub("[database url]", text)
         text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
         text = _SECRET_PAIR.sub(rf"\1{REDACTED}", text)
         return _SIGNATURE.sub("[signature]", text)
-
-    def values(self, value: Any) -> Any:
-        """The same, applied to every string inside a structure (before it is JSON-encoded)."""
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, Mapping):
-            return {k: self.values(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.values(v) for v in value]
-        return value
 
 
 def secrets_of(webhook_secrets: Iterable[str], database_url: str | None) -> list[str]:
@@ -123,8 +139,46 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         # Each value is redacted before encoding, so a pattern never eats into the JSON around it.
-        redacted = self._redact.values(json.loads(json.dumps(line, default=str)))
-        return json.dumps(redacted, ensure_ascii=False)
+        redacted = _json_values(line, self._redact)
+        try:
+            # 8x faster than json.dumps; NaN and infinities become null (json wrote NaN: not JSON).
+            return msgspec.json.encode(redacted).decode()  # UTF-8 as is, control characters escaped
+        except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: written as before
+            return json.dumps(redacted, ensure_ascii=False)
+
+
+def _json_values(value: Any, redact: Redactor) -> Any:
+    """`value` as json.dumps(default=str) read it, every string in it redacted, in the plain
+    types msgspec encodes (not their subclasses)."""
+    kind = type(value)
+    if kind is str:
+        return redact(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if isinstance(value, Mapping):  # keys kept, not redacted (as before)
+        return {
+            k if type(k) is str else _json_key(k): _json_values(v, redact) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_json_values(v, redact) for v in value]
+    # Subclasses (enums...) as json.dumps wrote them: their characters or their number.
+    if isinstance(value, str):
+        return redact(str.__str__(value))
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    return redact(str(value))  # what `default=str` did: a datetime, a UUID, bytes...
+
+
+def _json_key(key: object) -> str:
+    """A mapping's key as json.dumps spelled it (`1`, `true`, `null`); any other kind, which it
+    refused (losing the line), as str()."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)
+    return str(key)
 
 
 class TextFormatter(logging.Formatter):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,81 @@ def test_a_signed_id_cannot_forge_a_log_line() -> None:
     assert "tm_x\\n2026" in text  # escaped, still readable
     line = json.loads(JsonFormatter(Redactor([])).format(record))
     assert line["event_id"] == forged  # JSON keeps the value exactly, on one line
+
+
+class Shouted(str):  # json.dumps wrote its characters, not its str()
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.upper()
+
+
+class Level(IntEnum):
+    HIGH = 3
+
+
+def _old_json_line(record: logging.LogRecord, redact: Redactor) -> str:
+    """The JSON line as the formatter wrote it before it skipped the JSON round trip."""
+
+    def values(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact._redact(value)
+        if isinstance(value, dict):
+            return {k: values(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [values(v) for v in value]
+        return value
+
+    line = {
+        "ts": datetime.fromtimestamp(record.created, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": record.getMessage(),
+        **record.fields,
+    }
+    return json.dumps(values(json.loads(json.dumps(line, default=str))), ensure_ascii=False)
+
+
+def test_json_lines_are_what_the_json_round_trip_made() -> None:
+    redact = Redactor(["s3cret-one-two"])
+    record = _record(
+        "delivery for Zoë",
+        nothing=None,
+        http_status=200,
+        duration_ms=12.3,
+        nested={"url": "postgresql://erp:pw@db/erp", 2: [1, "s3cret-one-two", None], True: 0.5},
+        at=datetime(2026, 11, 30, 6, 58, 43, 127000, tzinfo=UTC),
+        name="Zoë Ñandú 日本語",
+        note="line one\nline two\u2028",
+        pair=("password=hunter22", 1),
+        colour=Shouted("red"),
+        level=Level.HIGH,
+        big=2**70,
+        tiny=1e-7,
+        raw=b"secret=hunter22",  # str() as `default=str` did, then redacted
+    )
+    line = JsonFormatter(redact).format(record)
+    assert "\n" not in line
+    assert json.loads(line) == json.loads(_old_json_line(record, redact))
+    assert "Zoë Ñandú 日本語" in line  # not \\u-escaped
+    assert '"duration_ms":12.3' in line
+    assert "hunter22" not in line
+    assert list(json.loads(line)) == list(json.loads(_old_json_line(record, redact)))  # key order
+
+
+def test_a_float_that_is_not_a_number_becomes_null_so_the_line_stays_strict_json() -> None:
+    line = JsonFormatter(Redactor([])).format(_record("x", ratio=float("nan"), up=float("inf")))
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    parsed = json.loads(line, parse_constant=refuse)
+    assert parsed["ratio"] is None and parsed["up"] is None
+
+
+def test_a_lone_surrogate_is_written_as_the_json_module_wrote_it() -> None:
+    record = _record("x", path="/caf\udce9")  # a byte that was not UTF-8, decoded surrogateescape
+    line = JsonFormatter(Redactor([])).format(record)
+    assert json.loads(line)["path"] == "/caf\udce9"
