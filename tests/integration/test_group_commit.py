@@ -1,0 +1,118 @@
+"""The group commit on a real database: a transaction held up does not hold up the punches
+behind it for long, and a batch with one row the database refuses stores all the others."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import asyncpg
+
+from service.db.engine import DatabaseTarget, create_engine, session_factory
+from service.db.errors import DeliveryRefused
+from service.db.schema import schema_sql
+from service.db.store import GroupCommit, Recorded
+from service.domain.delivery import Punch, parse_delivery
+from service.settings import Settings
+from tests.support.databases import Database
+from tests.support.samples import sample_delivery
+
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+DEADLINE = 30.0  # seconds: generous, the machine may be busy; never reached when it works
+
+
+def a_punch(user: str, minute: int = 0) -> Punch:
+    document = sample_delivery()
+    document["id"] = f"tm_{uuid.uuid4().hex}"
+    document["data"]["userId"] = user
+    document["data"]["timeLogged"] = f"2026-11-02T08:{minute:02d}:00"
+    punch = parse_delivery(document).punch
+    assert punch is not None
+    return punch
+
+
+@asynccontextmanager
+async def group_commit(url: str) -> AsyncIterator[GroupCommit]:
+    engine = create_engine(DatabaseTarget.from_url(url, Settings(webhook_secrets=("s",))), 10)
+    try:
+        yield GroupCommit(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float = DEADLINE) -> None:
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110 - the database has no event to wait on
+            await asyncio.sleep(0.02)
+
+
+def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
+    database_url: str, database: Database
+) -> None:
+    database.execute(schema_sql())
+
+    async def scenario() -> tuple[list[Recorded], Recorded]:
+        holder = await asyncpg.connect(database_url)
+        watcher = await asyncpg.connect(database_url)
+        try:
+            async with group_commit(database_url) as group:
+                lock = holder.transaction()
+                await lock.start()
+                await holder.execute("SELECT pointage_verrouiller('held-user')")
+                held = asyncio.create_task(group.add(a_punch("held-user"), NOW))
+
+                async def writer_waits() -> bool:
+                    # Not on `holder`: within a transaction pg_stat_activity stays as first read.
+                    waiting = await watcher.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                    return bool(waiting)
+
+                await until(writer_waits)
+                # More than `crowd` punches arrive: another writer takes them.
+                others = [a_punch(f"user-{n}") for n in range(40)]
+                async with asyncio.timeout(DEADLINE):
+                    stored = await asyncio.gather(*(group.add(p, NOW) for p in others))
+                assert not held.done()  # still waiting for the lock
+                await lock.rollback()
+                async with asyncio.timeout(DEADLINE):
+                    return stored, await held
+        finally:
+            await holder.close()
+            await watcher.close()
+
+    stored, held = asyncio.run(scenario())
+    assert stored == ["stored"] * 40
+    assert held == "stored"
+    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 41
+
+
+def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(
+    database_url: str, database: Database
+) -> None:
+    database.execute(schema_sql())
+    database.execute("TRUNCATE pointage")
+    database.execute(
+        "ALTER TABLE pointage ADD CONSTRAINT test_refuse_one CHECK (timemoto_user_id <> 'refused')"
+    )
+    punches = [a_punch(f"user-{n % 7}", n % 60) for n in range(300)]
+    punches[137] = a_punch("refused")
+    punches.append(punches[5])  # the same delivery twice in one chunk: the second a duplicate
+
+    async def scenario() -> list[Recorded | Exception]:
+        async with group_commit(database_url) as group:
+            fates = await group.add_all([(p, NOW) for p in punches], per_transaction=128)
+            return list(fates)
+
+    try:
+        fates = asyncio.run(scenario())
+    finally:
+        database.execute("ALTER TABLE pointage DROP CONSTRAINT test_refuse_one")
+    assert isinstance(fates[137], DeliveryRefused)
+    assert fates[5] == "stored" and fates[-1] == "duplicate"
+    assert [f for n, f in enumerate(fates) if n not in (137, len(fates) - 1)] == ["stored"] * 299
+    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 299
