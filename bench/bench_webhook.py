@@ -982,7 +982,8 @@ def main(argv: list[str] | None = None) -> int:
         trigger_bodies = work / "trigger.txt"  # each trigger run has a database of its own
         write_bodies(trigger_bodies, punches(datetime(2026, 11, 2), TRIGGER_ROWS, users))
         print(
-            f"{WARMUP_BODIES + count + TRIGGER_ROWS:,} signed bodies ({USERS} users, 4 punches a day) in "
+            f"{WARMUP_BODIES + count + TRIGGER_ROWS:,} signed bodies ({USERS} users, "
+            "4 punches a day) in "
             f"{time.perf_counter() - started:.1f} s",
             flush=True,
         )

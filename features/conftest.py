@@ -308,6 +308,8 @@ def verifier_counts_spool(world: World, count: int) -> None:
 
 @then(parsers.parse('the service log says once "{text}"'))
 def log_says_once(world: World, text: str) -> None:
+    # A line is written at the end of the service's loop turn: maybe just after an answer.
+    assert wait_until(lambda: text in world.svc.log(), 10), world.svc.log()
     assert world.svc.log().count(text) == 1, world.svc.log()
 
 

@@ -94,6 +94,8 @@ def answered(story: Story, code: int, status: str) -> None:
 
 @then(parsers.parse('the service log says once "{text}"'))
 def log_says_once(story: Story, text: str) -> None:
+    # A line is written at the end of the service's loop turn: maybe just after an answer.
+    assert wait_until(lambda: text in story.svc.log(), 10), story.svc.log()
     assert story.svc.log().count(text) == 1, story.svc.log()
 
 

@@ -8,6 +8,7 @@ secret, a signature, a password or a database URL cannot reach the log even by m
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -211,6 +212,63 @@ def _text_value(value: Any) -> str:
     return escape_controls(json.dumps(text, ensure_ascii=False))
 
 
+class LineBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes the lines of one turn of the event loop together.
+
+    One write (a system call) per line was a sixth of the service's CPU per delivery under load
+    (`bench webhook`'s profile). A line logged on the event loop waits for the end of the loop's
+    current turn, microseconds; a WARNING or worse, a line from another thread, and `flush()`
+    (at exit) write everything waiting at once, in order.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._flush_on: asyncio.AbstractEventLoop | None = None  # the loop due to write them
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # noqa: BLE001 - logging's own convention: report, never raise
+            self.handleError(record)
+            return
+        loop = _running_loop()
+        with self.lock:  # type: ignore[union-attr]  # always set by Handler.__init__
+            self._pending.append(line)
+            # Waits only for the loop already due to write (not one that may stop first).
+            if loop is not None and record.levelno < logging.WARNING:
+                if self._flush_on is None:
+                    self._flush_on = loop
+                    loop.call_soon(self.flush)
+                    return
+                if self._flush_on is loop:
+                    return
+            self._write_pending(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending(None)
+
+    def _write_pending(self, record: logging.LogRecord | None) -> None:
+        self._flush_on = None
+        if not self._pending:
+            return
+        text, self._pending = "".join(self._pending), []
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:  # noqa: BLE001 - a closed or full stdout must not stop deliveries
+            if record is not None:
+                self.handleError(record)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class SkipPaths(logging.Filter):
     """Drops uvicorn access lines for paths that log a better line of their own."""
 
@@ -271,7 +329,7 @@ def configure_logging(
     logging.logProcesses = False
     logging.logMultiprocessing = False
     redact = Redactor(secrets)
-    handler = logging.StreamHandler(sys.stdout)  # pm2 would show stderr as errors
+    handler = LineBatchingHandler(sys.stdout)  # stdout: pm2 would show stderr as errors
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
     setattr(handler, _MARK, True)
     root = logging.getLogger()

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from service.domain.signature import sign
 from tests.support.databases import fresh_database
 from tests.support.locks import inserts_wait
-from tests.support.service import ServiceProcess, service_env
+from tests.support.service import ServiceProcess, service_env, wait_until
 from tests.support.webhook import SECRET, VERIFIER, WEBHOOK, a_delivery, encode, post
 
 DB_PASSWORD = "db-pw-Zq81-never-logged"
@@ -154,4 +154,5 @@ def test_operator_requests_keep_their_access_line(
     service_process: ServiceProcess, path: str
 ) -> None:
     service_process.client.get(path)
-    assert f'"GET {path} HTTP/1.1"' in service_process.log()  # the access line stays for these
+    # The access line stays for these; written at the end of the loop's turn, after the answer.
+    assert wait_until(lambda: f'"GET {path} HTTP/1.1"' in service_process.log(), 10)

@@ -3,6 +3,7 @@ structured fields, and nothing secret survives (the service's own log is in syst
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -13,7 +14,14 @@ from typing import Any
 import pytest
 
 from service.domain.signature import sign
-from service.logs import JsonFormatter, Redactor, TextFormatter, fields, secrets_of
+from service.logs import (
+    JsonFormatter,
+    LineBatchingHandler,
+    Redactor,
+    TextFormatter,
+    fields,
+    secrets_of,
+)
 
 DB_PASSWORD = "db-pw-Zq81-never-logged"
 
@@ -149,3 +157,77 @@ def test_a_lone_surrogate_is_written_as_the_json_module_wrote_it() -> None:
     record = _record("x", path="/caf\udce9")  # a byte that was not UTF-8, decoded surrogateescape
     line = JsonFormatter(Redactor([])).format(record)
     assert json.loads(line)["path"] == "/caf\udce9"
+
+
+class CountingStream:
+    """stdout as the handler sees it: what was written, and in how many writes."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _batching(level: int = logging.INFO) -> tuple[LineBatchingHandler, CountingStream]:
+    stream = CountingStream()
+    handler = LineBatchingHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    return handler, stream
+
+
+def _line(handler: LineBatchingHandler, message: str, level: int = logging.INFO) -> None:
+    handler.handle(logging.LogRecord("t", level, __file__, 1, message, (), None))
+
+
+def test_lines_of_one_loop_turn_are_written_together_in_order() -> None:
+    handler, stream = _batching()
+
+    async def deliveries() -> list[str]:
+        for n in range(3):
+            _line(handler, f"delivery {n}")
+        before_the_turn_ends = list(stream.writes)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return before_the_turn_ends
+
+    assert asyncio.run(deliveries()) == []
+    assert stream.writes == ["INFO delivery 0\nINFO delivery 1\nINFO delivery 2\n"]
+
+
+def test_a_warning_or_a_line_outside_the_loop_is_written_at_once_after_those_waiting() -> None:
+    handler, stream = _batching()
+
+    async def turn() -> list[str]:
+        _line(handler, "stored")
+        _line(handler, "database gone", logging.WARNING)
+        return list(stream.writes)
+
+    assert asyncio.run(turn()) == ["INFO stored\nWARNING database gone\n"]
+    _line(handler, "from a thread")
+    assert stream.writes[-1] == "INFO from a thread\n"
+
+
+def test_lines_waiting_for_a_loop_that_stopped_are_written_by_the_next_line() -> None:
+    handler, stream = _batching()
+    loop = asyncio.new_event_loop()
+
+    def last_callback() -> None:
+        _line(handler, "the last line before the loop stops")
+        loop.stop()  # callbacks scheduled now (the handler's write) never run
+
+    loop.call_soon(last_callback)
+    loop.run_forever()
+    loop.close()
+    assert stream.writes == []
+
+    async def next_service_run() -> None:  # another loop (a restart in one process, a test)
+        _line(handler, "next")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(next_service_run())
+    assert "".join(stream.writes) == "INFO the last line before the loop stops\nINFO next\n"
