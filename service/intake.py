@@ -109,7 +109,7 @@ class Intake:
                 return Answer(200, WebhookAnswer("duplicate", event_id=event_id))
         except SpoolError as exc:
             log.error("%s", exc)
-        if self._breaker.database_up:
+        if self._breaker.takes_writes:
             try:
                 recorded = await self._store.record(delivery, received_at, patience=self._patience)
             except DatabaseUnavailable as exc:

@@ -137,8 +137,9 @@ class Runtime:
 
     @property
     def database_up(self) -> bool:
-        """What the circuit breaker believes now."""
-        return self.breaker.database_up
+        """Whether deliveries go to the database now, as the circuit breaker sees it (not while
+        a failed write waits for the probe's word)."""
+        return self.breaker.takes_writes
 
     async def stop(self) -> None:
         if self._first_probe is not None and not self._first_probe.done():

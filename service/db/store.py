@@ -64,8 +64,10 @@ class GroupCommit:
     One transaction at a time while it keeps up: the punches arriving during a commit make the
     next batch, and the larger the batches the less each punch costs (measured: one writer takes
     1.1x to 1.2x the deliveries per second of four always started). Another writer starts, up to
-    `writers`, only when `crowd` punches wait: a slow transaction (a lock held by a correction,
-    say) does not hold up the others. A writer takes everything waiting when it starts, up to
+    `writers`, when `crowd` punches wait or every running transaction began over `slow` seconds
+    ago (commits take milliseconds): a transaction held up by a lock, or stuck on a connection
+    the network silently dropped, does not hold up the punches behind it. A writer takes
+    everything waiting when it starts, up to
     `max_batch`. A batch refused for the content of one of its rows is written again in halves,
     down to that row, so only that row fails.
     """
@@ -76,11 +78,14 @@ class GroupCommit:
         writers: int = 4,
         *,
         crowd: int = 32,
+        slow: float = 0.1,
         max_batch: int = 128,
     ) -> None:
         self._sessions = sessions
         self._writers = writers
         self._crowd = crowd
+        self._slow = slow
+        self._latest_start = 0.0  # loop time the latest transaction began
         self._max_batch = max_batch
         self._busy = 0
         self._queue: list[_Waiting] = []
@@ -94,7 +99,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(punch, received_at, loop.create_future())
         self._queue.append(waiting)
-        if self._busy == 0 or (self._busy < self._writers and len(self._queue) >= self._crowd):
+        if self._needs_writer(loop.time()):
             self._busy += 1
             # Its own task: a caller that gives up (its time limit) does not cancel the others.
             task = asyncio.create_task(self._write_while_waiting())
@@ -108,6 +113,15 @@ class GroupCommit:
             return await waiting.answer
         finally:
             timer.cancel()
+
+    def _needs_writer(self, now: float) -> bool:
+        if self._busy == 0:
+            return True
+        if self._busy >= self._writers:
+            return False
+        # Every running transaction is older than `slow`: stuck (a silent connection) or held
+        # up (a lock), this punch must not wait for it.
+        return len(self._queue) >= self._crowd or now - self._latest_start > self._slow
 
     async def add_all(
         self, punches: Sequence[tuple[Punch, datetime]], per_transaction: int
@@ -131,6 +145,7 @@ class GroupCommit:
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
+                self._latest_start = asyncio.get_running_loop().time()
                 await self._write(batch)
         finally:
             self._busy -= 1

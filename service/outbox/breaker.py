@@ -59,6 +59,13 @@ class Breaker:
             self.pool_stale = True  # its connections may be silent or dead: start afresh
         self.wake.set()
 
+    @property
+    def takes_writes(self) -> bool:
+        """May a delivery go to the database now? Not while a failed write waits for the probe's
+        word: against a database that stopped answering, each would wait out the webhook's
+        patience (seconds) before being spooled all the same."""
+        return self.database_up and not self.suspected
+
     def spooled(self) -> None:
         """A delivery went to the spool: the drainer looks now if it was not probing already."""
         if self.database_up:
@@ -99,8 +106,10 @@ class Breaker:
     async def decide(self) -> bool:
         """True while deliveries may go to the database: a probe settles a suspicion first."""
         if self.suspected:
-            self.suspected = False
-            return await self.probe()
+            try:
+                return await self.probe()
+            finally:
+                self.suspected = False  # only now: until the probe's word, deliveries spool
         return self.database_up
 
     async def probe(self) -> bool:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 
 from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.errors import DeliveryRefused
@@ -35,10 +36,10 @@ def a_punch(user: str, minute: int = 0) -> Punch:
 
 
 @asynccontextmanager
-async def group_commit(url: str) -> AsyncIterator[GroupCommit]:
+async def group_commit(url: str, **options: float) -> AsyncIterator[GroupCommit]:
     engine = create_engine(DatabaseTarget.from_url(url, Settings(webhook_secrets=("s",))), 10)
     try:
-        yield GroupCommit(session_factory(engine))
+        yield GroupCommit(session_factory(engine), **options)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 
@@ -49,16 +50,24 @@ async def until(condition: Callable[[], Awaitable[bool]], seconds: float = DEADL
             await asyncio.sleep(0.02)
 
 
+@pytest.mark.parametrize(
+    ("behind", "options"),
+    [
+        (40, {}),  # more than `crowd` wait: another writer takes them
+        (1, {"slow": 0.0}),  # one alone, once the running transaction is older than `slow`
+    ],
+)
 def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
-    database_url: str, database: Database
+    database_url: str, database: Database, behind: int, options: dict[str, float]
 ) -> None:
     database.execute(schema_sql())
+    database.execute("TRUNCATE pointage")
 
     async def scenario() -> tuple[list[Recorded], Recorded]:
         holder = await asyncpg.connect(database_url)
         watcher = await asyncpg.connect(database_url)
         try:
-            async with group_commit(database_url) as group:
+            async with group_commit(database_url, **options) as group:
                 lock = holder.transaction()
                 await lock.start()
                 await holder.execute("SELECT pointage_verrouiller('held-user')")
@@ -73,8 +82,7 @@ def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
                     return bool(waiting)
 
                 await until(writer_waits)
-                # More than `crowd` punches arrive: another writer takes them.
-                others = [a_punch(f"user-{n}") for n in range(40)]
+                others = [a_punch(f"user-{n}") for n in range(behind)]
                 async with asyncio.timeout(DEADLINE):
                     stored = await asyncio.gather(*(group.add(p, NOW) for p in others))
                 assert not held.done()  # still waiting for the lock
@@ -86,9 +94,9 @@ def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
             await watcher.close()
 
     stored, held = asyncio.run(scenario())
-    assert stored == ["stored"] * 40
+    assert stored == ["stored"] * behind
     assert held == "stored"
-    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 41
+    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == behind + 1
 
 
 def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(

@@ -53,6 +53,14 @@ def back_to_pass(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("proxy").set_mode("pass")
 
 
+@pytest.fixture(autouse=True)
+def settled(proxied: InProcessService, back_to_pass: None) -> None:
+    """Each test starts from a settled service: deliveries go to the database (no probe is
+    pending after the last test's fault) and the spool is empty."""
+    settled = {"timemoto_database_up": 1.0, "timemoto_spool_pending": 0.0}
+    assert wait_until(lambda: gauges(proxied.client) == settled, 30), proxied.log()
+
+
 def stored(database: Database, event_id: str) -> bool:
     try:
         return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
