@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import sys
 
@@ -10,6 +11,9 @@ import bench
 
 
 def main(argv: list[str]) -> int:
+    # A bench that runs the service in this process sets the root logger to INFO: the HTTP
+    # clients of the benches after it would print a line per request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     names = sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
     )

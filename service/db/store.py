@@ -67,9 +67,8 @@ class GroupCommit:
     `writers`, when `crowd` punches wait or every running transaction began over `slow` seconds
     ago (commits take milliseconds): a transaction held up by a lock, or stuck on a connection
     the network silently dropped, does not hold up the punches behind it. A writer takes
-    everything waiting when it starts, up to
-    `max_batch`. A batch refused for the content of one of its rows is written again in halves,
-    down to that row, so only that row fails.
+    everything waiting when it starts, up to `max_batch`. A batch refused for the content of one
+    of its rows is written again in halves, down to that row, so only that row fails.
     """
 
     def __init__(

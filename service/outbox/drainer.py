@@ -27,8 +27,8 @@ PROBE_FIRST_DELAY = 0.2  # seconds; doubled after each failed probe
 PROBE_MAX_DELAY = 5.0
 RETRY_DELAY = 5.0  # seconds before a delivery whose write failed while the database was up
 # Spooled deliveries read at once, and punches per transaction: measured on 50,000 spooled
-# (`python -m bench drain`), 100 and 100 drained 4,200/s, 1,000 and 500 6,600/s; larger gained
-# little, and a transaction refused for one row is retried in halves.
+# (`python -m bench drain`), 500 and 500 drained 6,100/s, 1,000 and 250 6,100/s, 1,000 and 500
+# 6,600/s, 1,000 and 1,000 no more; a transaction refused for one row is retried in halves.
 BATCH = 1000
 PER_TRANSACTION = 500
 
