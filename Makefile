@@ -40,8 +40,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# With the webhook's profile (py-spy) in reports/: where its time goes, beside the figures.
+BENCH_WEBHOOK_PROFILE ?= reports/webhook-profile.txt
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	mkdir -p reports
+	BENCH_WEBHOOK_PROFILE=$(BENCH_WEBHOOK_PROFILE) $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .data reports .pytest_cache .mypy_cache .ruff_cache

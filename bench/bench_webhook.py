@@ -29,7 +29,8 @@ Options (flags of `python -m bench.bench_webhook`, or the environment for `make 
                                               client, as wrk always runs its whole duration),
                                               then the service's RSS
   --profile PATH    / BENCH_WEBHOOK_PROFILE   also a webhook run under py-spy: collapsed stacks
-                                              to PATH and a summary (needs py-spy installed)
+                                              to PATH and a summary (py-spy: the dev extra;
+                                              `make bench` writes reports/webhook-profile.txt)
   --python-client   / BENCH_WEBHOOK_CLIENT=python   the fallback generator even if wrk is here
 Prints the numbers; fails only when an answer or a count is wrong, not when a target is missed.
 """
