@@ -54,7 +54,7 @@ def back_to_pass(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def settled(proxied: InProcessService, back_to_pass: None) -> None:
+def settled(proxied: InProcessService) -> None:
     """Each test starts from a settled service: deliveries go to the database (no probe is
     pending after the last test's fault) and the spool is empty."""
     settled = {"timemoto_database_up": 1.0, "timemoto_spool_pending": 0.0}
