@@ -79,17 +79,21 @@ _ADD_PUNCHES = (
 )
 
 
-# Run for every batch of punches, prepared once per connection: `= ANY(array)`, not `IN (...)`
-# (an IN list is a new statement for each length), and the index's expression and predicate as
-# literals (parameters there would keep a generic plan off pointage_evenement_en_attente_idx).
+# The unapplied corrections of a user, as pointage_evenement_en_attente_idx has them: its
+# expression and predicate as literals (parameters there would keep a generic plan, which a
+# prepared statement gets after five runs, off the index).
 _WAITING_USER = PointageEvenement.payload.op("->")(literal_column("'data'")).op(
     "->>", return_type=Text()
 )(literal_column("'userId'"))
+_UNAPPLIED = PointageEvenement.statut == literal_column(f"'{UNAPPLIED}'")
+
+# Run for every batch of punches: `= ANY(array)`, not `IN (...)` (an IN list is a new statement
+# for each length), so it is prepared once per connection.
 _USERS_WAITING = (
     select(_WAITING_USER)
     .distinct()
     .where(
-        PointageEvenement.statut == literal_column(f"'{UNAPPLIED}'"),
+        _UNAPPLIED,
         _WAITING_USER == func.any(bindparam("users", type_=ARRAY(Text()))),  # noqa: SIM300 - a column
     )
 )
@@ -187,9 +191,9 @@ class PointageEvenementRepository(SQLAlchemyAsyncRepository[PointageEvenement]):
         statement = (
             select(PointageEvenement.payload)
             .where(
-                PointageEvenement.statut == UNAPPLIED,
+                _UNAPPLIED,
                 PointageEvenement.event.in_(sorted(CORRECTION_EVENTS)),
-                data["userId"].astext == ref.user_id,
+                _WAITING_USER == ref.user_id,  # noqa: SIM300 - a column
                 _names_clocking(data, ref),
             )
             .order_by(PointageEvenement.recu_le, PointageEvenement.id)
