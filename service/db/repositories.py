@@ -18,10 +18,13 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    false,
     func,
     literal_column,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
@@ -79,6 +82,38 @@ _ADD_PUNCHES = (
 )
 
 
+# The fast path of the group commit: the same insert, run as a statement of its own (its own
+# transaction, one round trip), leaving out the punches of users a correction waits for (see
+# pointage_correction_en_attente in the schema). Its rows: each punch added, with false; each
+# left out, with true. Rows stay in the order given, so the users' locks are taken in that order.
+_BATCH = select(
+    *_ROWS.c,
+    func.pointage_correction_en_attente(_ROWS.c.timemoto_user_id, type_=Boolean).label(
+        "en_attente"
+    ),
+).cte("lot")
+_ADDED = (
+    insert(Base.metadata.tables["pointage"])
+    .from_select(
+        [name for name, _ in _PUNCH_COLUMNS],
+        select(
+            *(
+                cast(_BATCH.c[name], JSONB) if name == "payload" else _BATCH.c[name]
+                for name, _ in _PUNCH_COLUMNS
+            )
+        ).where(_BATCH.c.en_attente.is_(False)),
+        include_defaults=False,
+    )
+    .on_conflict_do_nothing(index_elements=[Pointage.event_id])
+    .returning(Pointage.event_id)
+    .cte("ajout")
+)
+_ADD_PUNCHES_UNLESS_WAITING = union_all(
+    select(_ADDED.c.event_id, false()),
+    select(_BATCH.c.event_id, true()).where(_BATCH.c.en_attente),
+)
+
+
 # The unapplied corrections of a user, as pointage_evenement_en_attente_idx has them: its
 # expression and predicate as literals (parameters there would keep a generic plan, which a
 # prepared statement gets after five runs, off the index).
@@ -103,6 +138,17 @@ def _json_text(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def _columns(punches: Sequence[tuple[Punch, datetime]]) -> dict[str, list[Any]]:
+    """The batch statements' parameters: one array per column."""
+    columns: dict[str, list[Any]] = {name: [] for name, _ in _PUNCH_COLUMNS}
+    for punch, received_at in punches:
+        for name, _ in _PUNCH_COLUMNS[:-2]:
+            columns[name].append(getattr(punch, name))
+        columns["payload"].append(_json_text(punch.payload))
+        columns["recu_le"].append(received_at)
+    return columns
+
+
 class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
     model_type = Pointage
 
@@ -113,13 +159,18 @@ class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
         The unique key on `event_id` decides, so two concurrent deliveries of one id cannot both
         insert (no read-then-write race); a deleted punch's id is refused by the trigger.
         """
-        columns: dict[str, list[Any]] = {name: [] for name, _ in _PUNCH_COLUMNS}
-        for punch, received_at in punches:
-            for name, _ in _PUNCH_COLUMNS[:-2]:
-                columns[name].append(getattr(punch, name))
-            columns["payload"].append(_json_text(punch.payload))
-            columns["recu_le"].append(received_at)
-        return set((await self.session.scalars(_ADD_PUNCHES, columns)).all())
+        return set((await self.session.scalars(_ADD_PUNCHES, _columns(punches))).all())
+
+    async def add_punches_unless_corrections_wait(
+        self, punches: Sequence[tuple[Punch, datetime]]
+    ) -> tuple[set[str], set[str]]:
+        """`add_punches` for the users no correction waits for, in a statement of its own (the
+        session must not be in a transaction: it commits as it ends); the ids added, and the ids
+        left out because a correction of their user waits (write those with `add_punches`, then
+        apply the corrections, in one transaction)."""
+        rows = (await self.session.execute(_ADD_PUNCHES_UNLESS_WAITING, _columns(punches))).all()
+        added = {event_id for event_id, waits in rows if not waits}
+        return added, {event_id for event_id, waits in rows if waits}
 
     async def lock_user_of(self, document: dict[str, Any]) -> None:
         """Take the lock the trigger takes for a new punch of this user, so that a correction

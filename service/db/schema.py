@@ -20,6 +20,9 @@ SCHEMA_FILE = Path(__file__).resolve().parents[1] / "sql" / "schema_pointage.sql
 # The objects of CONTRACT §4, in the order the verifier lists them.
 FUNCTION_NAME = "pointage_maj_resume"
 TRIGGER_NAME = "pointage_maj_resume_trg"
+# Not in the contract's list: the service's batch insert calls it (db/repositories.py), so a
+# schema applied by hand before it existed is reported missing, and applied again when allowed.
+CORRECTION_CHECK_NAME = "pointage_correction_en_attente"
 
 ObjectKind = Literal["table", "column", "function", "trigger", "view"]
 EXPECTED_OBJECTS: tuple[tuple[str, ObjectKind], ...] = (
@@ -30,6 +33,7 @@ EXPECTED_OBJECTS: tuple[tuple[str, ObjectKind], ...] = (
     (FUNCTION_NAME, "function"),
     (TRIGGER_NAME, "trigger"),
     ("v_pointage_detail", "view"),
+    (CORRECTION_CHECK_NAME, "function"),
 )
 
 # One round trip: a boolean per expected object, resolved through the search_path as the ERP does.
@@ -45,6 +49,7 @@ SELECT
   to_regprocedure($1 || '()') IS NOT NULL,
   EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('pointage') AND tgname = $2),
   EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('v_pointage_detail') AND relkind = 'v'),
+  to_regprocedure($3 || '(text)') IS NOT NULL,
   current_user::text,
   coalesce(current_schema(), 'public'),
   coalesce(has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE'), false)
@@ -111,7 +116,9 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         async with asyncio.timeout(target.connect_timeout):
             connection = await target.connect()
             try:
-                row = await connection.fetchrow(_CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME)
+                row = await connection.fetchrow(
+                    _CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME, CORRECTION_CHECK_NAME
+                )
             finally:
                 await connection.close(timeout=target.connect_timeout)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

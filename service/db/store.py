@@ -48,7 +48,7 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # each one is itself: hashable by identity
 class _Waiting:
     """A punch waiting for the transaction that will hold it."""
 
@@ -149,9 +149,16 @@ class GroupCommit:
         finally:
             self._busy -= 1
 
-    async def _write(self, batch: list[_Waiting]) -> None:
+    async def _write(self, batch: list[_Waiting], *, corrections: bool = False) -> None:
+        """Commit the batch and settle each punch's answer. Its own statement first (one round
+        trip); the punches it leaves out, of users a correction waits for, in a transaction
+        that applies the corrections too (`corrections`)."""
         try:
-            stored = await self._commit(batch)
+            later: list[_Waiting] = []
+            if corrections:
+                stored = await self._commit_with_corrections(batch)
+            else:
+                stored, later = await self._commit(batch)
         except Exception as exc:  # noqa: BLE001 - classified, and told to each waiting caller
             problem = classify(exc)
             if problem.kind is Outage.UNEXPECTED:
@@ -166,31 +173,61 @@ class GroupCommit:
             # One bad row must not fail its neighbours: each half again, down to that row
             # (a few transactions for a bad row among a hundred, not a hundred).
             half = len(batch) // 2
-            await self._write(batch[:half])
-            await self._write(batch[half:])
+            await self._write(batch[:half], corrections=corrections)
+            await self._write(batch[half:], corrections=corrections)
             return
+        left_out = set(later)
         for waiting in batch:
-            first = stored.pop(waiting.punch.event_id, None) is waiting
-            _settle(waiting.answer, "stored" if first else "duplicate")
+            if waiting not in left_out:
+                first = stored.pop(waiting.punch.event_id, None) is waiting
+                _settle(waiting.answer, "stored" if first else "duplicate")
+        if later:
+            await self._write(later, corrections=True)
 
-    async def _commit(self, batch: list[_Waiting]) -> dict[str, _Waiting]:
-        """The batch's new punches, by delivery id (the first of each id in the batch)."""
-        # Rows in user order: concurrent batches take the users' locks in one order (no deadlock).
-        rows = sorted(batch, key=lambda waiting: waiting.punch.timemoto_user_id)
+    async def _commit(self, batch: list[_Waiting]) -> tuple[dict[str, _Waiting], list[_Waiting]]:
+        """The batch in one statement that commits on its own: its new punches, by delivery id
+        (the first of each id in the batch), and the punches it left out for their corrections."""
+        async with self._sessions() as session:
+            await session.connection(execution_options=_OWN_TRANSACTION)
+            added, waits = await PointageRepository(
+                session=session
+            ).add_punches_unless_corrections_wait(_in_user_order(batch))
+        later = [w for w in batch if w.punch.event_id in waits and w.punch.event_id not in added]
+        return _first_of_each(batch, added), later
+
+    async def _commit_with_corrections(self, batch: list[_Waiting]) -> dict[str, _Waiting]:
+        """The batch in a transaction that also applies the corrections waiting for its punches:
+        its new punches, by delivery id (the first of each id in the batch)."""
         async with self._sessions() as session, session.begin():
             pointages = PointageRepository(session=session)
             inbox = PointageEvenementRepository(session=session)
-            added = await pointages.add_punches([(w.punch, w.received_at) for w in rows])
-            stored: dict[str, _Waiting] = {}
-            for waiting in batch:
-                if waiting.punch.event_id in added:
-                    stored.setdefault(waiting.punch.event_id, waiting)
+            added = await pointages.add_punches(_in_user_order(batch))
+            stored = _first_of_each(batch, added)
             users = {waiting.punch.timemoto_user_id for waiting in stored.values()}
             for user in await inbox.users_with_waiting_corrections(users):
                 for waiting in stored.values():
                     if waiting.punch.timemoto_user_id == user:
                         await apply_waiting_corrections(pointages, inbox, waiting.punch)
             return stored
+
+
+# No BEGIN and no COMMIT: the database runs the statement as a transaction of its own and answers
+# once it is committed (three round trips fewer than a transaction around it).
+_OWN_TRANSACTION = {"isolation_level": "AUTOCOMMIT"}
+
+
+def _in_user_order(batch: list[_Waiting]) -> list[tuple[Punch, datetime]]:
+    """Rows in user order: concurrent batches take the users' locks in one order (no deadlock)."""
+    rows = sorted(batch, key=lambda waiting: waiting.punch.timemoto_user_id)
+    return [(waiting.punch, waiting.received_at) for waiting in rows]
+
+
+def _first_of_each(batch: list[_Waiting], added: set[str]) -> dict[str, _Waiting]:
+    stored: dict[str, _Waiting] = {}
+    for waiting in batch:
+        if waiting.punch.event_id in added:
+            stored.setdefault(waiting.punch.event_id, waiting)
+    return stored
 
 
 def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | Exception) -> None:

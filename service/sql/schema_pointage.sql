@@ -207,6 +207,20 @@ LANGUAGE sql AS $$
     SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
 $$;
 
+-- For the service's insert of a batch of punches, one statement in its own transaction: takes
+-- the user's lock, then says whether a correction of this user waits for its punch (statut
+-- non_applique, as pointage_evenement_en_attente_idx has it). VOLATILE: its check runs with a
+-- fresh snapshot taken after the lock, so it sees any correction committed before the lock was
+-- had, and a correction committed later waits for the lock, then finds the punch. A user whose
+-- correction waits is left out of that insert: the service writes its punch in a transaction
+-- that applies the correction too.
+CREATE OR REPLACE FUNCTION pointage_correction_en_attente(p_user text) RETURNS boolean
+LANGUAGE sql VOLATILE AS $$
+    SELECT pointage_verrouiller(p_user);
+    SELECT EXISTS (SELECT FROM pointage_evenement
+                    WHERE (payload -> 'data' ->> 'userId') = p_user AND statut = 'non_applique');
+$$;
+
 -- The breaks of a shift: between its entree and its sortie (their positions in the order), a
 -- debut_pause opens a break unless one is open, a fin_pause closes the open one, and one still
 -- open ends at the sortie. So the fin_pause punches cut the shift into groups, and each group's

@@ -1,5 +1,6 @@
 """The group commit on a real database: a transaction held up does not hold up the punches
-behind it for long, and a batch with one row the database refuses stores all the others."""
+behind it for long, a batch with one row the database refuses stores all the others, and a
+punch a correction waits for gets it applied while the batch around it is written without."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,8 +17,9 @@ import pytest
 from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.errors import DeliveryRefused
 from service.db.schema import schema_sql
-from service.db.store import GroupCommit, Recorded
+from service.db.store import DeliveryStore, GroupCommit, Recorded
 from service.domain.delivery import Punch, parse_delivery
+from service.domain.timemoto import ATTENDANCE_DELETED
 from service.settings import Settings
 from tests.support.databases import Database
 from tests.support.samples import sample_delivery
@@ -26,13 +29,17 @@ DEADLINE = 30.0  # seconds: generous, the machine may be busy; never reached whe
 
 
 def a_punch(user: str, minute: int = 0) -> Punch:
+    punch = parse_delivery(a_document(user, minute)).punch
+    assert punch is not None
+    return punch
+
+
+def a_document(user: str, minute: int = 0) -> dict[str, Any]:
     document = sample_delivery()
     document["id"] = f"tm_{uuid.uuid4().hex}"
     document["data"]["userId"] = user
     document["data"]["timeLogged"] = f"2026-11-02T08:{minute:02d}:00"
-    punch = parse_delivery(document).punch
-    assert punch is not None
-    return punch
+    return document
 
 
 @asynccontextmanager
@@ -124,3 +131,39 @@ def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(
     assert fates[5] == "stored" and fates[-1] == "duplicate"
     assert [f for n, f in enumerate(fates) if n not in (137, len(fates) - 1)] == ["stored"] * 299
     assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 299
+
+
+def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_written_too(
+    database_url: str, database: Database
+) -> None:
+    """The batch's one statement leaves that user out; a transaction of its own writes the punch
+    and applies the delete that came before it."""
+    database.execute(schema_sql())
+    database.execute("TRUNCATE pointage, pointage_evenement")
+    user = f"corrected-{uuid.uuid4().hex}"
+    document = a_document(user)
+    delete = {**document, "id": f"tm_{uuid.uuid4().hex}", "event": ATTENDANCE_DELETED}
+    others = [a_punch(f"user-{n}", n) for n in range(20)]
+    punch = parse_delivery(document).punch
+    assert punch is not None
+    chunk = [*others[:10], punch, *others[10:]]
+
+    async def scenario() -> tuple[Recorded, list[Recorded | Exception]]:
+        engine = create_engine(
+            DatabaseTarget.from_url(database_url, Settings(webhook_secrets=("s",))), 10
+        )
+        try:
+            store = DeliveryStore(session_factory(engine))
+            waiting = await store.record(parse_delivery(delete), NOW)
+            fates = await store.record_punches([(p, NOW) for p in chunk], per_transaction=500)
+            return waiting, list(fates)
+        finally:
+            await engine.dispose()
+
+    waiting, fates = asyncio.run(scenario())
+    assert waiting == "ignored"  # nothing to delete yet: kept, waiting for its punch
+    assert fates == ["stored"] * 21
+    assert database.value("SELECT count(*) FROM pointage") == 20  # all but the deleted one
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
+    assert database.value(statut, delete["id"]) == "applique"

@@ -10,7 +10,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.db.engine import DatabaseTarget
-from service.db.schema import EXPECTED_OBJECTS, schema_sql
+from service.db.schema import CORRECTION_CHECK_NAME, EXPECTED_OBJECTS, schema_sql
 from service.outbox.spool import Spool
 from service.settings import Settings
 from tests.support.databases import Database, fresh_database
@@ -90,3 +90,22 @@ def _attempts(spool_dir: Path, url: str) -> int:
         return oldest[0].attempts if oldest else 0
     finally:
         spool.close()
+
+
+def test_a_schema_from_before_the_correction_check_queues_until_it_is_applied_again(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    """A DBA applied an older schema_pointage.sql by hand: the batch insert's function is not
+    there. Deliveries are queued, the verifier names it, and the schema applied again drains
+    them."""
+    with fresh_database(postgres_server_url, "older") as url:
+        Database(url).execute(schema_sql())
+        Database(url).execute(f"DROP FUNCTION {CORRECTION_CHECK_NAME}(text)")
+        settings = service_settings(url, tmp_path, quick=True, schema_auto_apply=False)
+        with InProcessService(settings) as svc:
+            document = a_delivery()
+            answer = post(svc.client, document)
+            assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+            assert verifier(svc.client).json()["missing"] == [CORRECTION_CHECK_NAME]
+            Database(url).execute(schema_sql())
+            assert wait_until(lambda: stored(Database(url), document["id"]), 30)
