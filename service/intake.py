@@ -24,6 +24,7 @@ from service.domain.delivery import (
     NotJson,
     decode,
     describe,
+    holds_no_nul,
     parse_delivery,
 )
 from service.outbox.breaker import Breaker
@@ -82,7 +83,7 @@ class Intake:
             return error(400, str(exc))
         described = describe(document)
         try:
-            delivery = parse_delivery(document)
+            delivery = parse_delivery(document, nul_free=holds_no_nul(body))
         except InvalidDelivery as exc:
             return await self._refuse(body, f"{exc}", described, received_at)
         except Exception as exc:

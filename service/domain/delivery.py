@@ -162,12 +162,21 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_delivery(document: Any) -> Delivery:
-    """Validate a decoded body; raises InvalidDelivery with the reason."""
+def holds_no_nul(body: bytes) -> bool:
+    """No string decoded from this JSON body can hold a NUL: JSON writes one only as the escape
+    `\\u0000` (a raw control character is invalid JSON, and msgspec refuses it)."""
+    return b"\\u0000" not in body
+
+
+def parse_delivery(document: Any, *, nul_free: bool = False) -> Delivery:
+    """Validate a decoded body; raises InvalidDelivery with the reason. `nul_free`: its body
+    `holds_no_nul`, so no string needs looking at for one (most bodies: the walk is 3% of a
+    delivery's CPU)."""
     if not isinstance(document, dict):
         raise InvalidDelivery("a delivery is a JSON object")
-    _no_nul_in_naming_fields(document)
-    document = without_nul(document)
+    if not nul_free:
+        _no_nul_in_naming_fields(document)
+        document = without_nul(document)
     try:
         envelope = msgspec.convert(document, Envelope)
     except msgspec.ValidationError as exc:
@@ -183,6 +192,12 @@ def parse_delivery(document: Any) -> Delivery:
     elif envelope.event == ATTENDANCE_UPDATED:
         parse_punch(envelope, document)  # the clocking as corrected must be one we could store
     return Delivery(envelope.id, envelope.event, document, punch)
+
+
+def parse_body(body: bytes) -> Delivery:
+    """A delivery from its raw body (the drainer's and the requeue's; the intake, which also
+    describes the document for its log line, does the same in two steps)."""
+    return parse_delivery(decode(body), nul_free=holds_no_nul(body))
 
 
 def parse_punch(envelope: Envelope, document: dict[str, Any]) -> Punch:

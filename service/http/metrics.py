@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -102,11 +103,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._delivery_counters: dict[tuple[str, int], Counter] = {}
         # Told of each delivery answered (the alert monitor counts them: CONTRACT §6).
         self.listeners: list[Callable[[str, int], None]] = []
 
     def observe_delivery(self, answer: str, http_status: int, seconds: float) -> None:
-        self.deliveries.labels(answer=answer, http_status=str(http_status)).inc()
+        counter = self._delivery_counters.get((answer, http_status))
+        if counter is None:  # `labels()` checks and locks on each call: once per pair is enough
+            counter = self.deliveries.labels(answer=answer, http_status=str(http_status))
+            self._delivery_counters[answer, http_status] = counter
+        counter.inc()
         self.delivery_duration.observe(seconds)
         for listener in self.listeners:
             listener(answer, http_status)
@@ -132,7 +138,9 @@ async def refresh(metrics: Metrics, runtime: Runtime) -> None:
 
 
 @get(paths.METRICS, media_type=CONTENT_TYPE_LATEST)
-async def prometheus_metrics(metrics: Metrics, runtime: Runtime) -> Response[bytes]:
+async def prometheus_metrics(
+    metrics: NamedDependency[Metrics], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
     """Prometheus text exposition format."""
     await refresh(metrics, runtime)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from service.db.errors import DatabaseProblem, DatabaseUnavailable, DeliveryRefused
 from service.db.store import DeliveryStore, Recorded
-from service.domain.delivery import Delivery, InvalidDelivery, NotJson, decode, parse_delivery
+from service.domain.delivery import Delivery, InvalidDelivery, NotJson, parse_body
 from service.outbox.breaker import Breaker
 from service.outbox.spool import Spool, SpooledDelivery, SpoolError
 
@@ -104,7 +104,7 @@ class Drainer:
             deliveries: dict[int, Delivery] = {}
             for item in chunk:
                 try:
-                    deliveries[item.seq] = parse_delivery(decode(item.body))
+                    deliveries[item.seq] = parse_body(item.body)
                 except (NotJson, InvalidDelivery) as exc:
                     outcomes[item.seq] = Outcome(Fate.INVALID, str(exc))
             punches = [item for item in chunk if _is_punch(deliveries.get(item.seq))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.delivery import InvalidDelivery, NotJson, decode, parse_delivery
+from service.domain.delivery import InvalidDelivery, NotJson, parse_body
 from service.outbox.spool import Spool
 
 
@@ -20,7 +20,7 @@ def requeue_quarantine(spool: Spool) -> Requeued:
     released, kept = 0, []
     for item in spool.quarantined_deliveries():
         try:
-            delivery = parse_delivery(decode(item.body))
+            delivery = parse_body(item.body)
         except (NotJson, InvalidDelivery) as exc:
             kept.append((item.event_id, str(exc)))
             continue
