@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import sqlalchemy.exc
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
 from litestar.openapi.spec import (
     OpenAPIFormat,
@@ -22,6 +23,7 @@ from litestar.openapi.spec import (
     Operation,
     Schema,
 )
+from litestar.params import FromPath
 
 from service.db.errors import classify
 from service.db.export_queries import read_payroll
@@ -84,7 +86,7 @@ class ExportOperation(Operation):
     summary="Month-end payroll export (xlsx or csv)",
     operation_class=ExportOperation,
 )
-async def export_month(name: str, runtime: Runtime) -> Response[bytes]:
+async def export_month(name: FromPath[str], runtime: NamedDependency[Runtime]) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from service.db.schema import check_schema
 from service.http import paths
@@ -49,7 +50,7 @@ READY_ANSWERS = {
 
 
 @get(paths.READY, responses=responses(ReadyAnswer, READY_ANSWERS))
-async def ready(runtime: Runtime) -> Response[ReadyAnswer]:
+async def ready(runtime: NamedDependency[Runtime]) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
     report = await check_schema(runtime.target)
     answer = ReadyAnswer(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.response import Template
 
@@ -372,7 +373,7 @@ GUARD_RESPONSES = {
     summary="Operators' status page (HTML, French)",
     responses=GUARD_RESPONSES,
 )
-async def status_page(runtime: Runtime) -> Template:
+async def status_page(runtime: NamedDependency[Runtime]) -> Template:
     """The status page: database, spool, deliveries, answers, unmapped users, anomalies, alerts."""
     started = time.perf_counter()
     answer, drawn = await gather(runtime)
@@ -391,7 +392,7 @@ async def status_page(runtime: Runtime) -> Template:
 
 
 @get(paths.API_STATUS, summary="Operators' status facts (JSON)", responses=GUARD_RESPONSES)
-async def status_json(runtime: Runtime) -> Response[StatusAnswer]:
+async def status_json(runtime: NamedDependency[Runtime]) -> Response[StatusAnswer]:
     """The facts of /status as JSON (CONTRACT §6)."""
     answer, _ = await gather(runtime)
     return Response(answer, headers={"Cache-Control": "no-store"})

@@ -6,6 +6,7 @@ import asyncio
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from service.db.errors import DatabaseProblem
 from service.db.schema import DatabaseHealth, SchemaObject, SchemaReport, check_schema
@@ -58,7 +59,7 @@ def verifier_answer(
 
 
 @get(paths.VERIFIER, responses=responses(VerifierAnswer, VERIFIER_ANSWERS))
-async def verifier_tables_pointage(runtime: Runtime) -> Response[VerifierAnswer]:
+async def verifier_tables_pointage(runtime: NamedDependency[Runtime]) -> Response[VerifierAnswer]:
     """The database and every object of the schema (CONTRACT §4): 200 when all is in place."""
     report, state = await asyncio.gather(
         check_schema(runtime.target), asyncio.to_thread(spool_state, runtime.spool)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from litestar import Request, Response, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
 
 from service.domain.signature import HEADER
@@ -71,7 +72,7 @@ async def read_body(request: Request[object, object, State], limit: int) -> byte
     responses=webhook_responses(),
 )
 async def receive_pointage(
-    request: Request[object, object, State], reception: Reception
+    request: Request[object, object, State], reception: NamedDependency[Reception]
 ) -> Response[WebhookAnswer]:
     """Receive one TimeMoto delivery (CONTRACT §1)."""
     started = time.perf_counter()
