@@ -5,6 +5,7 @@ punch a correction waits for gets it applied while the batch around it is writte
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -164,6 +165,60 @@ def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_writt
     assert waiting == "ignored"  # nothing to delete yet: kept, waiting for its punch
     assert fates == ["stored"] * 21
     assert database.value("SELECT count(*) FROM pointage") == 20  # all but the deleted one
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
+    assert database.value(statut, delete["id"]) == "applique"
+
+
+def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
+    database_url: str, database: Database
+) -> None:
+    """The correction's transaction holds the user's lock while it decides to wait (as
+    `apply_correction` does) and commits while the batch's statement waits for that lock: the
+    statement began before that commit, yet looks for corrections after the lock (a fresh
+    snapshot), so the punch goes the way that applies the correction."""
+    database.execute(schema_sql())
+    database.execute("TRUNCATE pointage, pointage_evenement")
+    user = f"raced-{uuid.uuid4().hex}"
+    document = a_document(user)
+    delete = {**document, "id": f"tm_{uuid.uuid4().hex}", "event": ATTENDANCE_DELETED}
+    punch = parse_delivery(document).punch
+    assert punch is not None
+
+    async def scenario() -> Recorded:
+        correction = await asyncpg.connect(database_url)
+        watcher = await asyncpg.connect(database_url)
+        try:
+            async with group_commit(database_url) as group:
+                decided = correction.transaction()
+                await decided.start()
+                await correction.execute("SELECT pointage_verrouiller($1)", user)
+                fate = asyncio.create_task(group.add(punch, NOW))
+
+                async def batch_waits() -> bool:
+                    return bool(
+                        await watcher.fetchval(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        )
+                    )
+
+                await until(batch_waits)
+                await correction.execute(
+                    "INSERT INTO pointage_evenement (event_id, event, statut, payload)"
+                    " VALUES ($1, $2, 'non_applique', $3::jsonb)",
+                    delete["id"],
+                    ATTENDANCE_DELETED,
+                    json.dumps(delete),
+                )
+                await decided.commit()
+                async with asyncio.timeout(DEADLINE):
+                    return await fate
+        finally:
+            await correction.close()
+            await watcher.close()
+
+    assert asyncio.run(scenario()) == "stored"
     assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
     statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
     assert database.value(statut, delete["id"]) == "applique"
