@@ -59,7 +59,10 @@ class _Waiting:
 
 class GroupCommit:
     """Punches arriving together share one transaction: one multi-row insert and one commit
-    (one fsync) for all of them, each answered only once the commit that holds it is done.
+    (one fsync) for all of them, each answered only once the commit that holds it is done. The
+    insert is a statement that commits as it ends (one round trip, no BEGIN and COMMIT of their
+    own); it leaves out the punches of a user a correction waits for, which a transaction of
+    their own writes while it applies the correction.
 
     One transaction at a time while it keeps up: the punches arriving during a commit make the
     next batch, and the larger the batches the less each punch costs (measured: one writer takes
