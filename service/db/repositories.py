@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeEngine
 
 from service.db.models import Base, Pointage, PointageEvenement
@@ -65,22 +66,30 @@ _ROWS = (
     .table_valued(*(name for name, _ in _PUNCH_COLUMNS))
     .render_derived(name="batch")
 )
-_ADD_PUNCHES = (
-    insert(Base.metadata.tables["pointage"])  # Core: no ORM bulk-insert machinery
-    .from_select(
-        [name for name, _ in _PUNCH_COLUMNS],
-        select(
-            *(
-                cast(_ROWS.c[name], JSONB) if name == "payload" else _ROWS.c[name]
-                for name, _ in _PUNCH_COLUMNS
-            )
-        ),
-        include_defaults=False,  # the trigger owns the other columns
-    )
-    .on_conflict_do_nothing(index_elements=[Pointage.event_id])
-    .returning(Pointage.event_id)
-)
 
+
+def _insert_punches(rows: Any, where: ColumnElement[bool] | None = None) -> ReturningInsert[Any]:
+    """INSERT INTO pointage the punch columns of `rows` (those `where` allows), the delivery ids
+    stored already skipped; RETURNING the ids added."""
+    chosen = select(
+        *(
+            cast(rows.c[name], JSONB) if name == "payload" else rows.c[name]
+            for name, _ in _PUNCH_COLUMNS
+        )
+    )
+    return (
+        insert(Base.metadata.tables["pointage"])  # Core: no ORM bulk-insert machinery
+        .from_select(
+            [name for name, _ in _PUNCH_COLUMNS],
+            chosen if where is None else chosen.where(where),
+            include_defaults=False,  # the trigger owns the other columns
+        )
+        .on_conflict_do_nothing(index_elements=[Pointage.event_id])
+        .returning(Pointage.event_id)
+    )
+
+
+_ADD_PUNCHES = _insert_punches(_ROWS)
 
 # The fast path of the group commit: the same insert, run as a statement of its own (its own
 # transaction, one round trip), leaving out the punches of users a correction waits for (see
@@ -92,22 +101,7 @@ _BATCH = select(
         "en_attente"
     ),
 ).cte("lot")
-_ADDED = (
-    insert(Base.metadata.tables["pointage"])
-    .from_select(
-        [name for name, _ in _PUNCH_COLUMNS],
-        select(
-            *(
-                cast(_BATCH.c[name], JSONB) if name == "payload" else _BATCH.c[name]
-                for name, _ in _PUNCH_COLUMNS
-            )
-        ).where(_BATCH.c.en_attente.is_(False)),
-        include_defaults=False,
-    )
-    .on_conflict_do_nothing(index_elements=[Pointage.event_id])
-    .returning(Pointage.event_id)
-    .cte("ajout")
-)
+_ADDED = _insert_punches(_BATCH, _BATCH.c.en_attente.is_(False)).cte("ajout")
 _ADD_PUNCHES_UNLESS_WAITING = union_all(
     select(_ADDED.c.event_id, false()),
     select(_BATCH.c.event_id, true()).where(_BATCH.c.en_attente),
@@ -122,8 +116,9 @@ _WAITING_USER = PointageEvenement.payload.op("->")(literal_column("'data'")).op(
 )(literal_column("'userId'"))
 _UNAPPLIED = PointageEvenement.statut == literal_column(f"'{UNAPPLIED}'")
 
-# Run for every batch of punches: `= ANY(array)`, not `IN (...)` (an IN list is a new statement
-# for each length), so it is prepared once per connection.
+# Run for each batch written in a transaction with its corrections: `= ANY(array)`, not
+# `IN (...)` (an IN list is a new statement for each length), so it is prepared once per
+# connection.
 _USERS_WAITING = (
     select(_WAITING_USER)
     .distinct()
@@ -164,10 +159,10 @@ class PointageRepository(SQLAlchemyAsyncRepository[Pointage]):
     async def add_punches_unless_corrections_wait(
         self, punches: Sequence[tuple[Punch, datetime]]
     ) -> tuple[set[str], set[str]]:
-        """`add_punches` for the users no correction waits for, in a statement of its own (the
-        session must not be in a transaction: it commits as it ends); the ids added, and the ids
-        left out because a correction of their user waits (write those with `add_punches`, then
-        apply the corrections, in one transaction)."""
+        """`add_punches` for the users no correction waits for, on a session whose connection
+        is in AUTOCOMMIT (the statement commits as it ends); the ids added, and the ids left out
+        because a correction of their user waits (write those with `add_punches`, then apply
+        the corrections, in one transaction)."""
         rows = (await self.session.execute(_ADD_PUNCHES_UNLESS_WAITING, _columns(punches))).all()
         added = {event_id for event_id, waits in rows if not waits}
         return added, {event_id for event_id, waits in rows if waits}
