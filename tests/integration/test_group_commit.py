@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from service.db.engine import DatabaseTarget, create_engine, session_factory
-from service.db.errors import DeliveryRefused
+from service.db.errors import DatabaseUnavailable, DeliveryRefused
 from service.db.schema import schema_sql
 from service.db.store import DeliveryStore, GroupCommit, Recorded
 from service.domain.delivery import Punch, parse_delivery
@@ -222,3 +222,55 @@ def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
     assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
     statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
     assert database.value(statut, delete["id"]) == "applique"
+
+
+def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
+    database_url: str, database: Database
+) -> None:
+    """The writer keeps its session for the batches that follow each other; when one fails on
+    it (here its backend is terminated while the batch waits for a lock), the next batch must
+    not go to the dead connection."""
+    database.execute(schema_sql())
+    database.execute("TRUNCATE pointage")
+
+    async def scenario() -> tuple[BaseException | None, list[Recorded]]:
+        holder = await asyncpg.connect(database_url)
+        watcher = await asyncpg.connect(database_url)
+        waiting_for_lock = (
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        try:
+            # One writer only: no crowd, no transaction ever slow enough for a second one.
+            async with group_commit(database_url, crowd=10_000, slow=3600) as group:
+                lock = holder.transaction()
+                await lock.start()
+                await holder.execute("SELECT pointage_verrouiller('held-user')")
+                first = asyncio.create_task(group.add(a_punch("held-user"), NOW))
+
+                async def writer_waits() -> bool:
+                    return await watcher.fetchval(waiting_for_lock) is not None
+
+                await until(writer_waits)
+                behind = [
+                    asyncio.create_task(group.add(a_punch(f"user-{n}"), NOW)) for n in range(5)
+                ]
+                # Not a wait for time: one yield, and the tasks made above, scheduled first, run
+                # up to their answer, so all five are queued behind the blocked batch.
+                await asyncio.sleep(0)
+                await watcher.execute(
+                    f"SELECT pg_terminate_backend(pid) FROM ({waiting_for_lock}) AS w"
+                )
+                async with asyncio.timeout(DEADLINE):
+                    failed = (await asyncio.gather(first, return_exceptions=True))[0]
+                    stored = await asyncio.gather(*behind)
+                await lock.rollback()
+                return (failed if isinstance(failed, BaseException) else None), list(stored)
+        finally:
+            await holder.close()
+            await watcher.close()
+
+    failed, stored = asyncio.run(scenario())
+    assert isinstance(failed, DatabaseUnavailable)
+    assert stored == ["stored"] * 5
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id LIKE 'user-%'") == 5
