@@ -58,6 +58,27 @@ async def until(condition: Callable[[], Awaitable[bool]], seconds: float = DEADL
             await asyncio.sleep(0.02)
 
 
+# The backends of this database waiting for a lock (asked on a connection of its own: within a
+# transaction, pg_stat_activity stays as first read).
+LOCK_WAITERS = (
+    "SELECT pid FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
+async def until_one_waits_for_a_lock(watcher: asyncpg.Connection) -> None:
+    async def waits() -> bool:
+        return await watcher.fetchval(LOCK_WAITERS) is not None
+
+    await until(waits)
+
+
+def assert_deleted_by_its_correction(database: Database, user: str, delete_id: str) -> None:
+    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
+    assert database.value(statut, delete_id) == "applique"
+
+
 @pytest.mark.parametrize(
     ("behind", "options"),
     [
@@ -80,16 +101,7 @@ def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
                 await lock.start()
                 await holder.execute("SELECT pointage_verrouiller('held-user')")
                 held = asyncio.create_task(group.add(a_punch("held-user"), NOW))
-
-                async def writer_waits() -> bool:
-                    # Not on `holder`: within a transaction pg_stat_activity stays as first read.
-                    waiting = await watcher.fetchval(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    )
-                    return bool(waiting)
-
-                await until(writer_waits)
+                await until_one_waits_for_a_lock(watcher)
                 others = [a_punch(f"user-{n}") for n in range(behind)]
                 async with asyncio.timeout(DEADLINE):
                     stored = await asyncio.gather(*(group.add(p, NOW) for p in others))
@@ -165,9 +177,7 @@ def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_writt
     assert waiting == "ignored"  # nothing to delete yet: kept, waiting for its punch
     assert fates == ["stored"] * 21
     assert database.value("SELECT count(*) FROM pointage") == 20  # all but the deleted one
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
-    statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
-    assert database.value(statut, delete["id"]) == "applique"
+    assert_deleted_by_its_correction(database, user, delete["id"])
 
 
 def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
@@ -194,16 +204,7 @@ def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
                 await decided.start()
                 await correction.execute("SELECT pointage_verrouiller($1)", user)
                 fate = asyncio.create_task(group.add(punch, NOW))
-
-                async def batch_waits() -> bool:
-                    return bool(
-                        await watcher.fetchval(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                        )
-                    )
-
-                await until(batch_waits)
+                await until_one_waits_for_a_lock(watcher)
                 await correction.execute(
                     "INSERT INTO pointage_evenement (event_id, event, statut, payload)"
                     " VALUES ($1, $2, 'non_applique', $3::jsonb)",
@@ -219,9 +220,7 @@ def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
             await watcher.close()
 
     assert asyncio.run(scenario()) == "stored"
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
-    statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
-    assert database.value(statut, delete["id"]) == "applique"
+    assert_deleted_by_its_correction(database, user, delete["id"])
 
 
 def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
@@ -236,10 +235,6 @@ def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
     async def scenario() -> tuple[BaseException | None, list[Recorded]]:
         holder = await asyncpg.connect(database_url)
         watcher = await asyncpg.connect(database_url)
-        waiting_for_lock = (
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
         try:
             # One writer only: no crowd, no transaction ever slow enough for a second one.
             async with group_commit(database_url, crowd=10_000, slow=3600) as group:
@@ -247,11 +242,7 @@ def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
                 await lock.start()
                 await holder.execute("SELECT pointage_verrouiller('held-user')")
                 first = asyncio.create_task(group.add(a_punch("held-user"), NOW))
-
-                async def writer_waits() -> bool:
-                    return await watcher.fetchval(waiting_for_lock) is not None
-
-                await until(writer_waits)
+                await until_one_waits_for_a_lock(watcher)
                 behind = [
                     asyncio.create_task(group.add(a_punch(f"user-{n}"), NOW)) for n in range(5)
                 ]
@@ -259,7 +250,7 @@ def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
                 # up to their answer, so all five are queued behind the blocked batch.
                 await asyncio.sleep(0)
                 await watcher.execute(
-                    f"SELECT pg_terminate_backend(pid) FROM ({waiting_for_lock}) AS w"
+                    f"SELECT pg_terminate_backend(pid) FROM ({LOCK_WAITERS}) AS w"
                 )
                 async with asyncio.timeout(DEADLINE):
                     failed = (await asyncio.gather(first, return_exceptions=True))[0]
