@@ -36,6 +36,7 @@ from tests.support.service import (
     InProcessService,
     RunningService,
     ServiceProcess,
+    assert_logged_once,
     service_env,
     service_settings,
     wait_until,
@@ -308,9 +309,7 @@ def verifier_counts_spool(world: World, count: int) -> None:
 
 @then(parsers.parse('the service log says once "{text}"'))
 def log_says_once(world: World, text: str) -> None:
-    # A line is written at the end of the service's loop turn: maybe just after an answer.
-    assert wait_until(lambda: text in world.svc.log(), 10), world.svc.log()
-    assert world.svc.log().count(text) == 1, world.svc.log()
+    assert_logged_once(world.svc, text)
 
 
 @then("pointage holds every queued punch with its time of arrival")

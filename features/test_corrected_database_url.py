@@ -29,6 +29,7 @@ from tests.support.hardening import (
     two_days,
     verifier,
 )
+from tests.support.service import assert_logged_once
 
 scenarios("corrected_database_url.feature")
 
@@ -94,9 +95,7 @@ def answered(story: Story, code: int, status: str) -> None:
 
 @then(parsers.parse('the service log says once "{text}"'))
 def log_says_once(story: Story, text: str) -> None:
-    # A line is written at the end of the service's loop turn: maybe just after an answer.
-    assert wait_until(lambda: text in story.svc.log(), 10), story.svc.log()
-    assert story.svc.log().count(text) == 1, story.svc.log()
+    assert_logged_once(story.svc, text)
 
 
 @when("the operator corrects DATABASE_URL and restarts the service")

@@ -3,13 +3,11 @@ Docker engine answers, else the embedded server. Each test module gets a fresh d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.db.embedded import temporary_embedded
@@ -48,23 +46,15 @@ def with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @contextlib.contextmanager
 def fresh_database(server_url: str, prefix: str = "pointage_test") -> Iterator[str]:
     """A new, empty database on the server, dropped afterwards; yields its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    Database(server_url).execute(f'CREATE DATABASE "{name}"')
     try:
         yield with_database(server_url, name)
     finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        Database(server_url).execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def psql_executable() -> str:

@@ -89,6 +89,13 @@ class RunningService(Protocol):
     def stop(self) -> object: ...
 
 
+def assert_logged_once(service: RunningService, text: str) -> None:
+    """`text` in the service's log, exactly once."""
+    # A line is written at the end of the service's loop turn: maybe just after an answer.
+    assert wait_until(lambda: text in service.log(), 10), service.log()
+    assert service.log().count(text) == 1, service.log()
+
+
 class _LogCapture(logging.Handler):
     """Every record logged while an in-process service runs, as `logger: message` lines."""
 

@@ -3,18 +3,16 @@ in production, and nothing secret in it (the formats alone: unit/test_log_format
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from service.domain.signature import sign
-from tests.support.databases import fresh_database
+from tests.support.databases import Database, fresh_database
 from tests.support.locks import inserts_wait
 from tests.support.service import ServiceProcess, service_env, wait_until
 from tests.support.webhook import SECRET, VERIFIER, WEBHOOK, a_delivery, encode, post
@@ -27,22 +25,16 @@ def password_database(postgres_server_url: str) -> Iterator[str]:
     """A fresh database owned by a role that logs in with DB_PASSWORD; yields its URL."""
     role = f"pointage_log_{uuid.uuid4().hex[:8]}"
 
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(postgres_server_url, timeout=10)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f"CREATE ROLE {role} LOGIN PASSWORD '{DB_PASSWORD}'"))
+    admin = Database(postgres_server_url)
+    admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{DB_PASSWORD}'")
     try:
         with fresh_database(postgres_server_url, "logs") as url:
             name = make_url(url).database
-            asyncio.run(admin(f'ALTER DATABASE "{name}" OWNER TO {role}'))
+            admin.execute(f'ALTER DATABASE "{name}" OWNER TO {role}')
             owned = make_url(url).set(username=role, password=DB_PASSWORD)
             yield owned.render_as_string(hide_password=False)
     finally:
-        asyncio.run(admin(f"DROP ROLE IF EXISTS {role}"))
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 @pytest.fixture(scope="module")

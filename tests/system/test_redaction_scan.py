@@ -8,32 +8,22 @@ appears; ordinary words do, intact (the role's name starts with "postgres", the 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from service.db.engine import DatabaseTarget
 from service.settings import Settings, database_url_of
 from simulator.harness import ServiceProcess
-from tests.support.databases import fresh_database
+from tests.support.databases import Database, fresh_database
 from tests.support.hardening import env_for, post, two_days
 
 PASSWORDS = {"unencoded": "p@ss/word:1", "word": "postgres", "long": "Zr8qK2vX" * 5}
-
-
-async def _admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 @pytest.mark.parametrize("kind", PASSWORDS)
@@ -42,12 +32,12 @@ def test_the_log_never_holds_the_password_and_keeps_ordinary_words(
 ) -> None:
     password = PASSWORDS[kind]
     role = f"postgres_pw_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(postgres_server_url, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+    Database(postgres_server_url).execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     try:
         with fresh_database(postgres_server_url, "redact") as admin_url:
             parts = make_url(admin_url)
-            asyncio.run(_admin(admin_url, f'ALTER DATABASE "{parts.database}" OWNER TO {role}'))
-            asyncio.run(_admin(admin_url, f"ALTER SCHEMA public OWNER TO {role}"))
+            Database(admin_url).execute(f'ALTER DATABASE "{parts.database}" OWNER TO {role}')
+            Database(admin_url).execute(f"ALTER SCHEMA public OWNER TO {role}")
             # As an operator types it: the password as it is, not percent-encoded.
             where = f"{parts.host}:{parts.port}" if parts.host else ""  # or a Unix socket
             query = f"?host={parts.query['host']}" if "host" in parts.query else ""
@@ -69,7 +59,7 @@ def test_the_log_never_holds_the_password_and_keeps_ordinary_words(
                 )
             log = service.log() + cli.stdout + cli.stderr
     finally:
-        asyncio.run(_admin(postgres_server_url, f"DROP ROLE IF EXISTS {role}"))
+        Database(postgres_server_url).execute(f"DROP ROLE IF EXISTS {role}")
     assert cli.returncode == 0, cli.stderr
     if kind != "word":  # a word may appear as itself; as a secret it would be in a URL
         assert password not in log

@@ -10,7 +10,6 @@ than the 12 that 60 s make with the default 5 s.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,27 +26,19 @@ from tests.support.hardening import env_for, post, stored, two_days, verifier
 FAILING_FOR = 6.0  # seconds
 
 
-async def _admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def no_create_rights(postgres_server_url: str) -> Iterator[tuple[str, str, str]]:
     """(admin URL of a fresh database, URL of a role without CREATE on it, the role)."""
     role = f"pointage_nocreate_{uuid.uuid4().hex[:8]}"
     password = f"pw-{uuid.uuid4().hex}"
-    asyncio.run(_admin(postgres_server_url, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+    Database(postgres_server_url).execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     try:
         with fresh_database(postgres_server_url, "nocreate") as admin_url:
-            asyncio.run(_admin(admin_url, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+            Database(admin_url).execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             url = make_url(admin_url).set(username=role, password=password)
             yield admin_url, url.render_as_string(hide_password=False), role
     finally:
-        asyncio.run(_admin(postgres_server_url, f"DROP ROLE IF EXISTS {role}"))
+        Database(postgres_server_url).execute(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_a_role_without_create_rights_is_named_once_and_recovers_when_granted(
@@ -80,7 +71,7 @@ def test_a_role_without_create_rights_is_named_once_and_recovers_when_granted(
         assert "SCHEMA_AUTO_APPLY is off" not in log
         assert time.monotonic() - failing_since >= FAILING_FOR
 
-        asyncio.run(_admin(admin_url, f"GRANT CREATE ON SCHEMA public TO {role}"))
+        Database(admin_url).execute(f"GRANT CREATE ON SCHEMA public TO {role}")
         database = Database(admin_url)
 
         def landed() -> bool:
