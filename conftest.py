@@ -11,6 +11,8 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from service.db.schema import schema_sql
+from simulator.proxy import FaultProxy, upstream_of
 from tests.support.databases import Database, fresh_database, postgres_server
 from tests.support.service import InProcessService, service_settings
 
@@ -52,3 +54,11 @@ def service(
 def client(service: InProcessService) -> httpx.Client:
     """An HTTP client on the module's in-process service."""
     return service.client
+
+
+@pytest.fixture(scope="module")
+def proxy(database_url: str, database: Database) -> Iterator[FaultProxy]:
+    """A fault proxy (a real TCP proxy) in front of the module's database, its schema applied."""
+    database.execute(schema_sql())
+    with FaultProxy(upstream_of(database_url)).start() as running:
+        yield running

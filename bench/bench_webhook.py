@@ -45,7 +45,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -70,7 +69,7 @@ from service.domain.delivery import decode, parse_delivery
 from service.domain.signature import HEADER, sign
 from service.http import paths
 from simulator.deliveries import Employee, attendance_inserted
-from simulator.harness import ServiceProcess, free_port, wait_until
+from simulator.harness import ServiceProcess, free_port, terminate, wait_until
 from simulator.sender import encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,13 +377,7 @@ class Uvicorn:
             return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def database_url(server_url: str, name: str) -> str:

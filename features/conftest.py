@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +34,7 @@ from tests.support.service import (
     RunningService,
     ServiceProcess,
     assert_logged_once,
+    service_cli,
     service_env,
     service_settings,
     wait_until,
@@ -266,16 +264,7 @@ def restart_service(world: World) -> None:
 
 @when("the DBA applies the schema with python -m service db apply")
 def dba_applies_schema(world: World) -> None:
-    env = {**os.environ, "DATABASE_URL": world.database_url}
-    result = subprocess.run(
-        [sys.executable, "-m", "service", "db", "apply"],
-        env=env,
-        cwd=world.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = service_cli(["db", "apply"], {"DATABASE_URL": world.database_url}, world.workdir)
     assert result.returncode == 0, result.stderr
 
 

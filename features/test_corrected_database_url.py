@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +27,7 @@ from tests.support.hardening import (
     two_days,
     verifier,
 )
-from tests.support.service import assert_logged_once
+from tests.support.service import assert_logged_once, service_cli
 
 scenarios("corrected_database_url.feature")
 
@@ -145,16 +143,8 @@ def metrics_stranded(story: Story, count: int) -> None:
 
 @when(parsers.parse('the operator runs "python -m service spool {arguments}"'))
 def run_cli(story: Story, arguments: str) -> None:
-    env = {**os.environ, **env_for(story.right_url, story.workdir)}
-    story.cli = subprocess.run(
-        [sys.executable, "-m", "service", "spool", *arguments.split()],
-        env=env,
-        cwd=story.workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = env_for(story.right_url, story.workdir)
+    story.cli = service_cli(["spool", *arguments.split()], env, story.workdir, timeout=120)
 
 
 @then(parsers.parse("it lists the {count:d} deliveries it would move, and moves none"))

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import httpx
 
 from service.domain.signature import sign
 from service.http import paths
-from simulator.harness import free_port, wait_until
+from simulator.harness import free_port, terminate, wait_until
 
 HALF_SENT = (
     b"POST " + paths.WEBHOOK.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: applic"
@@ -163,13 +162,8 @@ class ServeProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process)
 
     def __enter__(self) -> ServeProcess:
         return self.start()

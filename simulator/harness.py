@@ -82,16 +82,7 @@ class ServiceProcess:
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, as systemd and pm2 stop a service; SIGKILL if it does not exit in time."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return None if self.process is None else terminate(self.process, timeout)
 
     def kill(self) -> None:
         """`kill -9`: no shutdown code runs at all."""
@@ -106,6 +97,19 @@ class ServiceProcess:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """Stop a server as systemd and pm2 do: SIGTERM, then SIGKILL if it has not exited within
+    `timeout` seconds; its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class Database:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from service.db.schema import schema_sql
 from service.domain.signature import sign
 from service.http import paths
-from simulator.proxy import FaultProxy, proxied_url, upstream_of
+from simulator.proxy import FaultProxy, proxied_url
 from tests.support.databases import Database
 from tests.support.hostile import DATA_FIELDS, a_document, hostile_bodies, unsigned_bodies
 from tests.support.service import InProcessService, service_settings, wait_until
@@ -105,13 +105,6 @@ def test_unsigned_bodies_are_401_and_never_read(client: httpx.Client) -> None:
         sent = send(client, name, body, signed=False)
         assert sent.status == 401, name
         assert "event_id" not in sent.answer, name
-
-
-@pytest.fixture(scope="module")
-def proxy(database_url: str, database: Database) -> Iterator[FaultProxy]:
-    database.execute(schema_sql())
-    with FaultProxy(upstream_of(database_url)).start() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -11,20 +11,12 @@ import httpx
 import pytest
 
 from service.db.engine import DatabaseTarget
-from service.db.schema import schema_sql
 from service.outbox.spool import Spool
 from service.settings import Settings
-from simulator.proxy import FaultProxy, proxied_url, upstream_of
+from simulator.proxy import FaultProxy, proxied_url
 from tests.support.databases import Database
 from tests.support.service import InProcessService, service_settings, wait_until
 from tests.support.webhook import a_delivery, post, verifier
-
-
-@pytest.fixture(scope="module")
-def proxy(database_url: str, database: Database) -> Iterator[FaultProxy]:
-    database.execute(schema_sql())
-    with FaultProxy(upstream_of(database_url)).start() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

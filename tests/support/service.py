@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -35,7 +39,9 @@ __all__ = [
     "InProcessService",
     "RunningService",
     "ServiceProcess",
+    "assert_logged_once",
     "free_port",
+    "service_cli",
     "service_env",
     "service_settings",
     "wait_until",
@@ -87,6 +93,22 @@ class RunningService(Protocol):
     def log(self) -> str: ...
 
     def stop(self) -> object: ...
+
+
+def service_cli(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m service ARGS` as an operator runs it: in `cwd`, with `env` over this process's
+    environment; its exit code and output, whatever they are."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def assert_logged_once(service: RunningService, text: str) -> None:

@@ -11,20 +11,13 @@ from pathlib import Path
 
 from service.db.schema import EXPECTED_OBJECTS
 from tests.support.databases import fresh_database
+from tests.support.service import service_cli
 from tests.support.webhook import SECRET
 
 
 def cli(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "TIMEMOTO_WEBHOOK_SECRET": SECRET}
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"DATABASE_URL": database_url, "TIMEMOTO_WEBHOOK_SECRET": SECRET}
+    return service_cli(args, env, cwd)
 
 
 def test_cli_verify_then_apply_then_verify(postgres_server_url: str, tmp_path: Path) -> None:

@@ -8,9 +8,6 @@ appears; ordinary words do, intact (the role's name starts with "postgres", the 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from service.settings import Settings, database_url_of
 from simulator.harness import ServiceProcess
 from tests.support.databases import Database, fresh_database
 from tests.support.hardening import env_for, post, two_days
+from tests.support.service import service_cli
 
 PASSWORDS = {"unencoded": "p@ss/word:1", "word": "postgres", "long": "Zr8qK2vX" * 5}
 
@@ -48,15 +46,7 @@ def test_the_log_never_holds_the_password_and_keeps_ordinary_words(
             with ServiceProcess(tmp_path, env) as service:
                 answer = post(service.base_url, two_days(1)[0])
                 assert answer.json()["status"] == "stored", answer.text
-                cli = subprocess.run(
-                    [sys.executable, "-m", "service", "spool", "status"],
-                    env={**os.environ, **env},
-                    cwd=tmp_path,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
+                cli = service_cli(["spool", "status"], env, tmp_path)
             log = service.log() + cli.stdout + cli.stderr
     finally:
         Database(postgres_server_url).execute(f"DROP ROLE IF EXISTS {role}")

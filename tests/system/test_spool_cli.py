@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from service.db.schema import schema_sql
 from service.outbox.spool import Spool
 from service.settings import Settings
 from tests.support.databases import Database
-from tests.support.service import free_port
+from tests.support.service import free_port, service_cli
 from tests.support.webhook import SECRET, a_delivery
 
 RECEIVED = datetime(2026, 11, 30, 7, 59, 30, tzinfo=UTC)
@@ -22,21 +20,12 @@ RECEIVED = datetime(2026, 11, 30, 7, 59, 30, tzinfo=UTC)
 
 def cli(*args: str, database_url: str, spool_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "TIMEMOTO_SECRET": SECRET,
         "SPOOL_DIR": str(spool_dir),
         "DB_CONNECT_TIMEOUT": "1",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        cwd=spool_dir.parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return service_cli(args, env, spool_dir.parent)
 
 
 def spool_for(url: str, spool_dir: Path) -> Spool:
