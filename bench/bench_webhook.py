@@ -53,7 +53,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -548,6 +548,22 @@ class Measure:
     p99_ms: float | None = None
 
 
+async def warm_then_time(
+    work: Callable[[int, float, bool], Awaitable[None]],
+    workers: int,
+    seconds: float,
+    meter: CpuMeter | None = None,
+) -> float:
+    """`workers` copies of `work(number, until, timed)`: a one-second warm-up, then `seconds`
+    timed (inside `meter`); the seconds the timed part took."""
+    warm_until = time.perf_counter() + 1.0
+    await asyncio.gather(*(work(n, warm_until, False) for n in range(workers)))
+    started = time.perf_counter()
+    with meter or contextlib.nullcontext():
+        await asyncio.gather(*(work(n, started + seconds, True) for n in range(workers)))
+    return time.perf_counter() - started
+
+
 async def plain_commits(url: str, seconds: float, meter: CpuMeter) -> Measure:
     """32 connections, each inserting one row per transaction (autocommit, so one fsync'd commit
     each) into a plain table, for `seconds` after a one-second warm-up (`meter` around them)."""
@@ -571,12 +587,7 @@ async def plain_commits(url: str, seconds: float, meter: CpuMeter) -> Measure:
                 latencies.append(time.perf_counter() - now)
 
     try:
-        warm_until = time.perf_counter() + 1.0
-        await asyncio.gather(*(work(n, warm_until, False) for n in range(CONNECTIONS)))
-        started = time.perf_counter()
-        with meter:
-            await asyncio.gather(*(work(n, started + seconds, True) for n in range(CONNECTIONS)))
-        elapsed = time.perf_counter() - started
+        elapsed = await warm_then_time(work, CONNECTIONS, seconds, meter)
     finally:
         for connection in connections:
             await connection.close()
@@ -632,11 +643,7 @@ async def trigger_inserts(
                 inserted += len(added)
 
     try:
-        warm_until = time.perf_counter() + 1.0
-        await asyncio.gather(*(work(n, warm_until, False) for n in range(connections)))
-        started = time.perf_counter()
-        await asyncio.gather(*(work(n, started + seconds, True) for n in range(connections)))
-        elapsed = time.perf_counter() - started
+        elapsed = await warm_then_time(work, connections, seconds)
     finally:
         for connection in pool:
             await connection.close()

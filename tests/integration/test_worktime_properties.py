@@ -184,24 +184,38 @@ def apply_change(
 )
 @given(story=stories)
 def test_database_equals_the_model(punches_db: PunchDatabase, story: Story) -> None:
-    tag = uuid.uuid4().hex[:12]
-    users = [f"prop-{tag}-{n}" for n in range(len(story.users))]
-    if story.map_first_user:
-        punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('X', $1)", users[0])
+    users = fresh_users(punches_db, story, "prop")
     punches, deliveries = punches_of(story, users)
     random.Random(story.order_seed).shuffle(deliveries)
     punches_db.insert(deliveries)
     for change in story.changes:
         punches = apply_change(punches_db, punches, change, users)
 
-    expected = monthly_summaries(punches)
-    assert punches_db.summaries(users) == expected
-    assert_reasons_and_days(punches_db, punches, users)
+    assert_database_matches_the_model(punches_db, punches, users, story.map_first_user)
 
+
+def fresh_users(db: PunchDatabase, story: Story, prefix: str) -> list[str]:
+    """The story's users under ids no other example used; the first mapped to an employee if
+    the story says so."""
+    tag = uuid.uuid4().hex[:12]
+    users = [f"{prefix}-{tag}-{n}" for n in range(len(story.users))]
     if story.map_first_user:
+        db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('X', $1)", users[0])
+    return users
+
+
+def assert_database_matches_the_model(
+    db: PunchDatabase, punches: list[Punch], users: list[str], map_first_user: bool
+) -> None:
+    """The months, each punch's reason and day, and the mapped employee's minutes, as the
+    reference model computes them from `punches`."""
+    expected = monthly_summaries(punches)
+    assert db.summaries(users) == expected
+    assert_reasons_and_days(db, punches, users)
+    if map_first_user:
         months = [s for s in expected if s.timemoto_user_id == users[0]]
         minutes = months[-1].minutes_travaillees if months else 0
-        stored = punches_db.fetch(
+        stored = db.fetch(
             "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
         )
         assert stored[0][0] == minutes
@@ -344,26 +358,13 @@ def test_multi_row_statements_equal_the_model(
     punches_db: PunchDatabase, batched: BatchedStory
 ) -> None:
     story = batched.story
-    tag = uuid.uuid4().hex[:12]
-    users = [f"lots-{tag}-{n}" for n in range(len(story.users))]
-    if story.map_first_user:
-        punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('X', $1)", users[0])
+    users = fresh_users(punches_db, story, "lots")
     punches, deliveries = punches_of(story, users)
     punches_db.insert_batches(arrived(deliveries, batched.arrival, story.order_seed), batched.sizes)
     for batch in batched.changes:
         punches = apply_change_batch(punches_db, punches, batch, users)
 
-    expected = monthly_summaries(punches)
-    assert punches_db.summaries(users) == expected
-    assert_reasons_and_days(punches_db, punches, users)
-
-    if story.map_first_user:
-        months = [s for s in expected if s.timemoto_user_id == users[0]]
-        minutes = months[-1].minutes_travaillees if months else 0
-        stored = punches_db.fetch(
-            "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
-        )
-        assert stored[0][0] == minutes
+    assert_database_matches_the_model(punches_db, punches, users, story.map_first_user)
 
 
 def random_history(rng: random.Random, user: str, count: int) -> list[Punch]:
