@@ -14,7 +14,9 @@ with what else the machine is doing.
 
 Then the profile of (b), printed whatever the ratio: the trigger functions' own time
 (`track_functions = 'pl'`), the rate with the triggers off (the table and its indexes alone),
-and each statement the triggers run for one more punch, timed by auto_explain (EXPLAIN ANALYZE),
+the rate with the triggers firing but doing nothing beyond the user's lock (the floor of any
+design made of a PL/pgSQL row trigger and a statement trigger with a transition table), and each
+statement the triggers run for one more punch, timed by auto_explain (EXPLAIN ANALYZE),
 with the plan of the costliest.
 
 `python -m bench database` (or `make bench`). Database: a scratch database created on the server
@@ -86,6 +88,22 @@ INSERT INTO pointage ({columns})
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                      $6::text[], $7::date[], $8::boolean[], $9::jsonb[])
 ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id
+"""
+
+# The trigger functions emptied of their work, the user's lock kept (measured in the scratch
+# database only; the schema is applied again after).
+IDLE_TRIGGERS = """
+CREATE OR REPLACE FUNCTION pointage_rattacher_equipe() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pointage_verrouiller(NEW.timemoto_user_id);
+    RETURN NEW;
+END;
+$$;
+CREATE OR REPLACE FUNCTION pointage_maj_resume() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NULL;
+END;
+$$;
 """
 
 Row = tuple[Any, ...]
@@ -260,7 +278,7 @@ async def measure(url: str) -> int:
 
 async def profile(url: str) -> None:
     """Where the time of (b) goes."""
-    rows = punches(f"profile-{uuid.uuid4().hex[:6]}", 6000)
+    rows = punches(f"profile-{uuid.uuid4().hex[:6]}", 8900)
     admin = await asyncpg.connect(url, timeout=30)
     try:
         await admin.execute("SELECT pg_stat_reset()")
@@ -289,7 +307,16 @@ async def profile(url: str) -> None:
         finally:
             await close_all(connections)
         print(f"  (b) with pointage's triggers off (the table and its indexes): {bare:,.0f}/s{cpu}")
-        await explain_one_punch(admin, rows[5900:])
+
+        await admin.execute(IDLE_TRIGGERS)
+        connections = await connect_all(url)
+        try:
+            idle, cpu = await with_cpu(connections, "pointage", rows[5900:8800])
+        finally:
+            await close_all(connections)
+            await admin.execute(schema_sql())
+        print(f"  (b) with the triggers firing, idle but for the user's lock: {idle:,.0f}/s{cpu}")
+        await explain_one_punch(admin, rows[8800:])
     finally:
         await admin.close()
 
