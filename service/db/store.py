@@ -126,20 +126,37 @@ class GroupCommit:
         return len(self._queue) >= self._crowd or now - self._latest_start > self._slow
 
     async def add_all(
-        self, punches: Sequence[tuple[Punch, datetime]], per_transaction: int
+        self, punches: Sequence[tuple[Punch, datetime]], per_transaction: int, lanes: int = 2
     ) -> list[Recorded | DatabaseUnavailable | DeliveryRefused]:
-        """Punches that are all here at once (the drainer's chunk), `per_transaction` to a
-        transaction, outside the queue: each one's fate, in order."""
+        """Punches that are all here at once (the drainer's chunk), outside the queue: each one's
+        fate, in order.
+
+        The users are shared out among `lanes` written side by side, a connection each, each
+        lane `per_transaction` punches to a transaction in the chunk's order. Lanes by user,
+        not by position: two transactions holding the same users would wait for each other's
+        locks, one after the other (measured on 2 cores: one lane kept PostgreSQL on one core).
+        """
         loop = asyncio.get_running_loop()
         batch = [_Waiting(punch, at, loop.create_future()) for punch, at in punches]
-        for start in range(0, len(batch), per_transaction):
-            part = batch[start : start + per_transaction]
-            await self._write(part)
-            # After an outage, the rest would only wait for it again, one part after another.
-            if (gone := _outage_in(part)) is not None:
-                for waiting in batch[start + per_transaction :]:
-                    _settle(waiting.answer, gone)
-                break
+        users = sorted({waiting.punch.timemoto_user_id for waiting in batch})
+        lane_of = {user: n % lanes for n, user in enumerate(users)}
+        by_lane: list[list[_Waiting]] = [[] for _ in range(lanes)]
+        for waiting in batch:
+            by_lane[lane_of[waiting.punch.timemoto_user_id]].append(waiting)
+        gone: list[DatabaseUnavailable] = []
+
+        async def write(lane: list[_Waiting]) -> None:
+            for start in range(0, len(lane), per_transaction):
+                if gone:  # after an outage, the rest would only wait for it again
+                    for waiting in lane[start:]:
+                        _settle(waiting.answer, gone[0])
+                    return
+                part = lane[start : start + per_transaction]
+                await self._write(part)
+                if (error := _outage_in(part)) is not None:
+                    gone.append(error)
+
+        await asyncio.gather(*(write(lane) for lane in by_lane if lane))
         return [_fate(waiting.answer) for waiting in batch]
 
     async def _write_while_waiting(self) -> None:

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import pytest
@@ -19,28 +18,14 @@ from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.errors import DatabaseUnavailable, DeliveryRefused
 from service.db.schema import schema_sql
 from service.db.store import DeliveryStore, GroupCommit, Recorded
-from service.domain.delivery import Punch, parse_delivery
+from service.domain.delivery import parse_delivery
 from service.domain.timemoto import ATTENDANCE_DELETED
 from service.settings import Settings
 from tests.support.databases import Database
-from tests.support.samples import sample_delivery
+from tests.support.samples import a_document, a_punch
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 DEADLINE = 30.0  # seconds: generous, the machine may be busy; never reached when it works
-
-
-def a_punch(user: str, minute: int = 0) -> Punch:
-    punch = parse_delivery(a_document(user, minute)).punch
-    assert punch is not None
-    return punch
-
-
-def a_document(user: str, minute: int = 0) -> dict[str, Any]:
-    document = sample_delivery()
-    document["id"] = f"tm_{uuid.uuid4().hex}"
-    document["data"]["userId"] = user
-    document["data"]["timeLogged"] = f"2026-11-02T08:{minute:02d}:00"
-    return document
 
 
 @asynccontextmanager
@@ -144,6 +129,47 @@ def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(
     assert fates[5] == "stored" and fates[-1] == "duplicate"
     assert [f for n, f in enumerate(fates) if n not in (137, len(fates) - 1)] == ["stored"] * 299
     assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 299
+
+
+def test_a_chunk_is_written_in_lanes_by_user_so_a_user_held_up_holds_up_only_its_own_lane(
+    database_url: str, database: Database
+) -> None:
+    """The two users' punches alternate, so any transaction of the chunk cut by position would
+    hold both users and wait for the held one's lock: only lanes by user let the other through."""
+    database.execute(schema_sql())
+    database.execute("TRUNCATE pointage")
+    held_user, free_user = "a-held-user", "b-free-user"  # sorted: a lane each
+    chunk = [a_punch(user, n) for n in range(10) for user in (held_user, free_user)]
+    rows_of = "SELECT count(*) FROM pointage WHERE timemoto_user_id = $1"
+
+    async def scenario() -> tuple[int, list[Recorded | Exception]]:
+        holder = await asyncpg.connect(database_url)
+        watcher = await asyncpg.connect(database_url)
+
+        async def free_user_stored() -> bool:
+            return await watcher.fetchval(rows_of, free_user) == 10
+
+        try:
+            async with group_commit(database_url) as group:
+                lock = holder.transaction()
+                await lock.start()
+                await holder.execute("SELECT pointage_verrouiller($1)", held_user)
+                writing = asyncio.create_task(
+                    group.add_all([(p, NOW) for p in chunk], per_transaction=4)
+                )
+                await until(free_user_stored)  # while the other lane waits for the lock
+                held_rows: int = await watcher.fetchval(rows_of, held_user)
+                await lock.rollback()
+                async with asyncio.timeout(DEADLINE):
+                    return held_rows, list(await writing)
+        finally:
+            await holder.close()
+            await watcher.close()
+
+    held_rows, fates = asyncio.run(scenario())
+    assert held_rows == 0
+    assert fates == ["stored"] * 20
+    assert database.value("SELECT count(*) FROM pointage") == 20
 
 
 def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_written_too(
