@@ -18,10 +18,9 @@ from service.outbox import drainer
 from service.outbox.drainer import DrainResult
 from service.outbox.spool import Spool
 from service.runtime import Runtime
-from service.settings import Settings
 from tests.support.databases import Database
 from tests.support.samples import a_document
-from tests.support.webhook import SECRET
+from tests.support.service import service_settings
 
 RECEIVED = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
@@ -32,13 +31,7 @@ def test_a_spool_of_several_chunks_drains_each_delivery_to_its_fate(
     database.execute(schema_sql())
     database.execute("TRUNCATE pointage, pointage_evenement, pointage_supprime")
     monkeypatch.setattr(drainer, "BATCH", 4)  # 18 deliveries: 5 chunks
-    settings = Settings(
-        webhook_secrets=(SECRET,),
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        spool_dir=tmp_path / "spool",
-        connect_timeout=10.0,
-    )
+    settings = service_settings(database_url, tmp_path)
     corrected_user = f"corrected-{uuid.uuid4().hex}"
     corrected = a_document(corrected_user, 30)  # chunk 1
     delete = {**corrected, "id": f"tm_{uuid.uuid4().hex}", "event": ATTENDANCE_DELETED}
