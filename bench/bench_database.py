@@ -282,11 +282,7 @@ async def profile(url: str) -> None:
     admin = await asyncpg.connect(url, timeout=30)
     try:
         await admin.execute("SELECT pg_stat_reset()")
-        connections = await connect_all(url, track_functions="pl")
-        try:
-            rate, cpu = await with_cpu(connections, "pointage", rows[:3000])
-        finally:
-            await close_all(connections)
+        rate, cpu = await with_cpu(url, rows[:3000], track_functions="pl")
         await asyncio.sleep(1.5)  # the closed backends' statistics reach the shared ones
         await admin.execute("SELECT pg_stat_clear_snapshot()")
         functions = await admin.fetch(
@@ -301,19 +297,13 @@ async def profile(url: str) -> None:
                 f"  {f['self_time'] / f['calls']:12.3f}"
             )
 
-        connections = await connect_all(url, session_replication_role="replica")
-        try:
-            bare, cpu = await with_cpu(connections, "pointage", rows[3000:5900])
-        finally:
-            await close_all(connections)
+        bare, cpu = await with_cpu(url, rows[3000:5900], session_replication_role="replica")
         print(f"  (b) with pointage's triggers off (the table and its indexes): {bare:,.0f}/s{cpu}")
 
         await admin.execute(IDLE_TRIGGERS)
-        connections = await connect_all(url)
         try:
-            idle, cpu = await with_cpu(connections, "pointage", rows[5900:8800])
+            idle, cpu = await with_cpu(url, rows[5900:8800])
         finally:
-            await close_all(connections)
             await admin.execute(schema_sql())
         print(f"  (b) with the triggers firing, idle but for the user's lock: {idle:,.0f}/s{cpu}")
         await explain_one_punch(admin, rows[8800:])
@@ -321,12 +311,17 @@ async def profile(url: str) -> None:
         await admin.close()
 
 
-async def with_cpu(connections: Connections, table: str, rows: list[Row]) -> tuple[float, str]:
-    """Single-row inserts' rate, and the server CPU per row where it can be read."""
-    cpu = await BackendCpu.of(connections)
-    before = cpu.seconds()
-    rate = await single_rows(connections, table, rows)
-    after = cpu.seconds()
+async def with_cpu(url: str, rows: list[Row], **settings: str) -> tuple[float, str]:
+    """Single-row inserts into `pointage` on fresh connections with `settings`: their rate, and
+    the server CPU per row where it can be read."""
+    connections = await connect_all(url, **settings)
+    try:
+        cpu = await BackendCpu.of(connections)
+        before = cpu.seconds()
+        rate = await single_rows(connections, "pointage", rows)
+        after = cpu.seconds()
+    finally:
+        await close_all(connections)
     if before is None or after is None:
         return rate, ""
     return rate, f", server CPU {(after - before) / len(rows) * 1e6:.0f} µs/row"
