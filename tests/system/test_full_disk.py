@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from service.outbox.spool import RESERVE_FILE
+from service.outbox.spool_file import RESERVE_FILE
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from tests.support.hardening import env_for, post, stored

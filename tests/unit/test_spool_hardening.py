@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from service.outbox.spool import RESERVE_FILE, SPOOL_FILE, Spool, SpoolError, check_spool_dir
+from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
+from service.outbox.spool_file import RESERVE_FILE
 from tests.support.samples import sample_delivery
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
