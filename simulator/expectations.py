@@ -1,6 +1,6 @@
 """`expect` and `check`: what CONTRACT §3 says the months add up to, and what the database holds.
 
-The expectation comes from the reference model `service.domain.worktime.monthly_summaries`, fed the
+The expectation comes from the reference model `simulator.worktime_model.monthly_summaries`, fed the
 punches the service itself would read (service.domain.delivery), each delivery id once.
 """
 
@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 
 from service.domain.delivery import Punch, decode, parse_delivery
-from service.domain.worktime import MonthSummary, monthly_summaries
 from simulator.harness import Database
+from simulator.worktime_model import MonthSummary, monthly_summaries
 
 FIELDS = ("minutes_travaillees", "jours_travailles", "nb_pointages", "nb_anomalies")
 

@@ -13,9 +13,9 @@ import openpyxl
 
 from service.domain.payroll import SUMMARY_TITLE, Month
 from service.domain.payroll_files import export_filename
-from service.domain.worktime import MonthSummary
 from service.http import paths
 from simulator.harness import ServiceProcess
+from simulator.worktime_model import MonthSummary
 
 FIGURES = {
     "Minutes travaillées": "minutes_travaillees",

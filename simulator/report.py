@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TextIO
 
-from service.domain.worktime import MonthSummary
 from simulator.expectations import Difference
 from simulator.generator import Company
 from simulator.sender import DeliveryLog, DeliveryResult
+from simulator.worktime_model import MonthSummary
 
 
 class Progress:

@@ -27,8 +27,8 @@ from service.alerts.monitor import AlertMonitor
 from service.db.errors import classify
 from service.db.status_queries import DatabaseFacts, read_status
 from service.domain.alerts import duration_fr
-from service.domain.status_chart import Chart, chart, plural
 from service.http import paths
+from service.http.status_chart import Chart, chart, plural
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)

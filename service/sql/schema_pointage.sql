@@ -152,7 +152,7 @@ CREATE TABLE IF NOT EXISTS pointage_supprime (
 -- 2. Worked time
 -- =============================================================================================
 -- CONTRACT §3; rules and tie-breaks in README "Worked time"; reference model
--- service/domain/worktime.py.
+-- simulator/worktime_model.py.
 --
 -- Each punch stores its attribution (section 1) and `pointage_resume` is always the sum of the
 -- stored attributions, so a change applies differences instead of recounting a month.

@@ -32,8 +32,8 @@ from service.domain.delivery import Punch
 from service.domain.payroll import MOTIFS, TYPES, Month
 from service.domain.payroll_files import render_xlsx
 from service.domain.timemoto import TypePointage
-from service.domain.worktime import monthly_summaries
 from service.settings import Settings
+from simulator.worktime_model import monthly_summaries
 from tests.support.payroll import (
     INSERT_SQL,
     RESUME_SQL,

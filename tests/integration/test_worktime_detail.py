@@ -14,7 +14,7 @@ import pytest
 
 from service.db.schema import schema_sql
 from service.domain.delivery import Punch
-from service.domain.worktime import DaySummary, attributed, daily_summaries
+from simulator.worktime_model import DaySummary, attributed, daily_summaries
 from tests.support.worktime import PunchDatabase, punch
 
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from service.db.schema import schema_sql
 from service.domain.delivery import Punch
 from service.domain.timemoto import TypePointage
-from service.domain.worktime import attributed, daily_summaries, monthly_summaries
+from simulator.worktime_model import attributed, daily_summaries, monthly_summaries
 from tests.support.worktime import (
     DELETE_MANY_SQL,
     INSERT_MANY_SQL,

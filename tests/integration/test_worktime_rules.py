@@ -16,7 +16,7 @@ import pytest
 
 from service.db.schema import schema_sql
 from service.domain.delivery import Punch
-from service.domain.worktime import MonthSummary, monthly_summaries
+from simulator.worktime_model import MonthSummary, monthly_summaries
 from tests.support.worktime import PunchDatabase, punch
 
 Month = tuple[date, int, int, int, int]

@@ -18,7 +18,8 @@ from service.db.schema import schema_sql
 from service.domain.delivery import Punch, decode, parse_delivery
 from service.domain.payroll import Month
 from service.domain.timemoto import ClockingAction
-from service.domain.worktime import (
+from simulator.deliveries import Employee, attendance_inserted
+from simulator.worktime_model import (
     ANCHORS,
     Clocking,
     DaySummary,
@@ -27,7 +28,6 @@ from service.domain.worktime import (
     local_date,
     local_time,
 )
-from simulator.deliveries import Employee, attendance_inserted
 
 ACTIONS = {action.type_pointage: action for action in ClockingAction}
 
@@ -102,7 +102,7 @@ def csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
-# -- what the reference model says (service/domain/worktime.py) -----------------------------
+# -- what the reference model says (simulator/worktime_model.py) -----------------------------
 
 
 def expected_days(clockings: Iterable[Clocking], month: Month) -> list[DaySummary]:

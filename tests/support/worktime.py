@@ -17,7 +17,7 @@ import asyncpg
 
 from service.domain.delivery import Punch
 from service.domain.timemoto import TypePointage
-from service.domain.worktime import DaySummary, MonthSummary, local_date
+from simulator.worktime_model import DaySummary, MonthSummary, local_date
 
 _ids = itertools.count(1)
 

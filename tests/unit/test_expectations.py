@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from service.domain.timemoto import ClockingAction
-from service.domain.worktime import MonthSummary
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
 from simulator.expectations import Difference, differences, punches
+from simulator.worktime_model import MonthSummary
 
 AMIRA = Employee("u-amira", "Amira", "Ben Salah", "LP-014")
 LEA = Employee("u-lea", "Léa", "Laurent", "LP-031", time_zone="Europe/Paris")

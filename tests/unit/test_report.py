@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from service.domain.worktime import MonthSummary
 from simulator.deliveries import Employee
 from simulator.generator import Company, StaffMember
 from simulator.report import Progress, hours, hours_rows, hours_table
 from simulator.sender import DeliveryResult
+from simulator.worktime_model import MonthSummary
 
 NOVEMBER = date(2026, 11, 1)
 
