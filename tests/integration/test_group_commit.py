@@ -16,8 +16,9 @@ import pytest
 
 from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.errors import DatabaseUnavailable, DeliveryRefused
+from service.db.group_commit import GroupCommit, Recorded
 from service.db.schema import schema_sql
-from service.db.store import DeliveryStore, GroupCommit, Recorded
+from service.db.store import DeliveryStore
 from service.domain.delivery import parse_delivery
 from service.domain.timemoto import ATTENDANCE_DELETED
 from service.settings import Settings
@@ -32,7 +33,9 @@ DEADLINE = 30.0  # seconds: generous, the machine may be busy; never reached whe
 async def group_commit(url: str, **options: float) -> AsyncIterator[GroupCommit]:
     engine = create_engine(DatabaseTarget.from_url(url, Settings(webhook_secrets=("s",))), 10)
     try:
-        yield GroupCommit(session_factory(engine), **options)  # type: ignore[arg-type]
+        sessions = session_factory(engine)
+        failure = DeliveryStore(sessions).failure  # the store's classification, as it runs
+        yield GroupCommit(sessions, failure, **options)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 
