@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # With the webhook's profile (py-spy) in reports/: where its time goes, beside the figures.
 BENCH_WEBHOOK_PROFILE ?= reports/webhook-profile.txt

@@ -59,7 +59,7 @@ async def drain(settings: Settings) -> tuple[int, int, float]:
     runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
         started = time.perf_counter()
-        result = await runtime.drainer.drain_once()
+        result = await runtime.recovery.drain_once()
         return result.written, result.left, time.perf_counter() - started
     finally:
         await runtime.stop()

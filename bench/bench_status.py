@@ -33,7 +33,7 @@ from service.db import status_queries
 from service.db.embedded import temporary_embedded
 from service.db.schema import schema_sql
 from service.http import paths
-from service.http.status import month_of
+from service.operations.status import month_of
 from service.settings import Settings
 
 PUNCHES = 100_000

@@ -86,7 +86,7 @@ def running(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
         chat.post(CHAT).mock(side_effect=received)
         chat.route(host="testserver.local").pass_through()
         with TestClient(create_app(settings)) as client:
-            monitor = client.app.dependencies["runtime"].dependency().monitor
+            monitor = client.app.state.runtime.monitor
             monitor.clock = clock  # the scenario's time, from here on
             monitor.started_at = clock.now
             monitor.activity.since = clock.now
@@ -109,7 +109,9 @@ def _deliver(running: dict[str, Any]) -> None:
 
 
 def _look(running: dict[str, Any]) -> str:
-    """The operator opens the status page (the monitor looks at that moment too)."""
+    """The monitor's loop looks (at the scenario's time), then the operator opens the status
+    page (which only shows what the monitor raised: looking changes nothing)."""
+    running["client"].blocking_portal.call(running["monitor"].check)
     page = running["client"].get(paths.STATUS, auth=("admin", PASSWORD))
     assert page.status_code == 200
     running["client"].get(paths.API_STATUS, auth=("admin", PASSWORD))  # the chat has had time

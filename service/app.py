@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.alerts.monitor import AlertMonitor
-from service.http import alert_metrics, connections, paths
+from service.http import connections, paths
 from service.http.docs_assets import docs_assets_router
 from service.http.export import export_month
 from service.http.health import health, ready
@@ -27,6 +29,9 @@ from service.http.status import status_json, status_page
 from service.http.verifier import verifier_tables_pointage
 from service.http.webhook import Reception, receive_pointage
 from service.logs import configure_logging, secrets_of
+from service.operations.payroll import PayrollReader
+from service.operations.status import StatusReport
+from service.operations.verification import Verification
 from service.outbox.spool import SpoolError, check_spool_dir
 from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings
@@ -52,6 +57,45 @@ def unexpected_error(_: Request[object, object, State], exc: Exception) -> Respo
     return Response(body, status_code=500)
 
 
+class RuntimeSessions(SQLAlchemyAsyncConfig):
+    """Advanced Alchemy's request sessions (`db_session`, closed after each answer) on the
+    engine the runtime owns. The runtime disposes of it, within a deadline (a silent database
+    must not hold the shutdown), so the plugin's own lifespan does nothing."""
+
+    def use(self, app: Litestar, engine: AsyncEngine, sessions: Callable[[], AsyncSession]) -> None:
+        self.engine_instance = engine
+        self.session_maker = sessions
+        self.update_app_state(app)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        yield
+
+
+def _reception(state: State) -> Reception:
+    return cast(Reception, state.reception)
+
+
+def _runtime(state: State) -> Runtime:
+    return cast(Runtime, state.runtime)
+
+
+def _metrics(state: State) -> Metrics:
+    return _runtime(state).metrics
+
+
+def _verification(state: State) -> Verification:
+    return _runtime(state).verification
+
+
+def _status(state: State) -> StatusReport:
+    return _runtime(state).status
+
+
+def _payroll_reader(state: State) -> PayrollReader:
+    return _runtime(state).payroll
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     try:
         settings = settings or Settings.from_env()
@@ -75,44 +119,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/", route_handlers=[export_month, status_page, status_json], guards=[gate.guard]
     )
 
-    metrics = Metrics()
-    started: list[Runtime] = []  # set by the lifespan, read by the dependencies below
-    receptions: list[Reception] = []  # the webhook's, built once per start, not per delivery
-
-    def monitor() -> AlertMonitor | None:
-        return started[0].monitor if started else None
-
-    def count_delivery(answer: str, http_status: int) -> None:
-        if started:
-            started[0].monitor.record(answer, http_status)
-
-    metrics.listeners.append(count_delivery)
-    alert_metrics.register(metrics.registry, monitor)
+    sessions = RuntimeSessions(session_dependency_key="db_session")
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        started.append(await Runtime.start(settings))
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime  # the parts below, and the tests' way in
+        app.state.reception = Reception(runtime.intake, runtime.metrics, runtime.monitor)
+        sessions.use(app, runtime.database.engine, runtime.database.sessions)
         # What start-up made lives as long as the process (modules, the app, the ORM's mappers):
         # out of the collector's sight, its full collections stop walking it every few hundred
         # deliveries (bench webhook: p99 45 ms -> 28 ms).
         gc.collect()
         gc.freeze()
-        receptions.append(Reception(started[0].intake, metrics))
         try:
             yield
         finally:
-            receptions.pop()
-            await started.pop().stop()
+            await runtime.stop()
             exit_cleanly_after_shutdown()
-
-    def runtime() -> Runtime:
-        return started[0]
-
-    def reception() -> Reception:
-        return receptions[0]
-
-    def get_metrics() -> Metrics:
-        return metrics
 
     return Litestar(
         route_handlers=[
@@ -125,11 +149,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             docs_assets_router(),
         ],
         lifespan=[lifespan],
+        plugins=[SQLAlchemyPlugin(config=sessions)],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
+        # Each handler receives the parts it uses, never the runtime itself.
         dependencies={
-            "runtime": Provide(runtime, sync_to_thread=False),
-            "reception": Provide(reception, sync_to_thread=False),
-            "metrics": Provide(get_metrics, sync_to_thread=False),
+            "reception": Provide(_reception, sync_to_thread=False),
+            "metrics": Provide(_metrics, sync_to_thread=False),
+            "verification": Provide(_verification, sync_to_thread=False),
+            "status": Provide(_status, sync_to_thread=False),
+            "payroll_reader": Provide(_payroll_reader, sync_to_thread=False),
         },
         openapi_config=openapi_config(),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

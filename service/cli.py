@@ -9,22 +9,22 @@ import os
 import sys
 from pathlib import Path
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import msgspec
 
 from service.db.embedded import EmbeddedError
-from service.db.engine import DatabaseTarget, resolve_database_url
+from service.db.engine import DatabaseTarget
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
-from service.outbox.drainer import DrainResult
+from service.domain.payroll import Month, Payroll
+from service.operations.payroll import PayrollReader
+from service.operations.verification import Verification
 from service.outbox.requeue import Requeued, requeue_quarantine
 from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
-from service.runtime import Runtime, open_spool
+from service.recovery.drainer import DrainResult
+from service.runtime import DatabaseAccess, Runtime, database_target, open_spool
 from service.settings import ConfigurationError, Settings
-
-
-def _target(settings: Settings) -> DatabaseTarget:
-    return DatabaseTarget.from_url(resolve_database_url(settings), settings)
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:
-    target = _target(settings)
+    target = database_target(settings)
     try:
         asyncio.run(apply_schema(target))
     except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
@@ -62,18 +62,16 @@ def db_apply(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
-    # the endpoint's JSON, not its server
-    from service.http.verifier import SpoolState, spool_state, verifier_answer
-
-    target = _target(settings)
-    state = SpoolState(pending=0)
+    """The endpoint's JSON, not its server."""
+    target = database_target(settings)
+    spool = None
     if (settings.spool_dir / SPOOL_FILE).exists():  # no spool yet: nothing waits, none is made
         spool = open_spool(settings, target)
-        try:
-            state = spool_state(spool)
-        finally:
+    try:
+        answer = asyncio.run(Verification(target, spool).verifier())
+    finally:
+        if spool is not None:
             spool.close()
-    answer = verifier_answer(asyncio.run(check_schema(target)), state)
     print(msgspec.json.format(msgspec.json.encode(answer)).decode())
     return 0 if answer.ok else 1
 
@@ -82,7 +80,7 @@ def db_verify(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _spool(settings: Settings) -> tuple[DatabaseTarget, Spool]:
-    target = _target(settings)
+    target = database_target(settings)
     return target, open_spool(settings, target)
 
 
@@ -172,7 +170,7 @@ async def _drain(settings: Settings) -> tuple[DrainResult, str]:
     """Once, in this process, as the running service would (it may run beside us)."""
     runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
-        result = await runtime.drainer.drain_once()
+        result = await runtime.recovery.drain_once()
         reason = runtime.spool.status().last_error or "see `python -m service spool status`"
         return result, reason
     finally:
@@ -183,7 +181,7 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
     runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
         requeued = requeue_quarantine(runtime.spool)
-        result = await runtime.drainer.drain_once()
+        result = await runtime.recovery.drain_once()
         return result, "", requeued
     finally:
         await runtime.stop()
@@ -194,8 +192,7 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write the month's payroll export (CONTRACT §7); one line on any mistake, never a trace."""
-    from service.db.export_queries import read_payroll_from
-    from service.domain.payroll import Month, MonthError
+    from service.domain.payroll import MonthError
     from service.domain.payroll_files import UnknownFormat, export_filename, format_named, render
 
     try:
@@ -213,7 +210,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        payroll = asyncio.run(read_payroll_from(settings, month))
+        payroll = asyncio.run(_read_payroll(settings, month))
     except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
         print(f"timemoto-pointage: export not made: {classify(exc)}", file=sys.stderr)
         return 1
@@ -237,6 +234,17 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         + (f", {provisional} provisional" if provisional else "")
     )
     return 0
+
+
+async def _read_payroll(settings: Settings, month: Month) -> Payroll:
+    """The month, on the database the settings name (the embedded one when DATABASE_URL is
+    unset), through the service's own reader."""
+    database = await DatabaseAccess.open(settings)
+    try:
+        async with database.sessions() as session:
+            return await PayrollReader(ZoneInfo(settings.working_timezone)).read(session, month)
+    finally:
+        await database.close(settings.connect_timeout)
 
 
 def _writable(output: Path) -> bool:

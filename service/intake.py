@@ -27,8 +27,8 @@ from service.domain.delivery import (
     holds_no_nul,
     parse_delivery,
 )
-from service.outbox.breaker import Breaker
 from service.outbox.spool import Spool, SpoolError
+from service.recovery.recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Intake:
         secrets: tuple[str, ...],
         store: DeliveryStore,
         spool: Spool,
-        breaker: Breaker,
+        recovery: Recovery,
         *,
         patience: float,
     ) -> None:
@@ -69,7 +69,7 @@ class Intake:
         self._patience = patience
         self._store = store
         self._spool = spool
-        self._breaker = breaker
+        self._recovery = recovery
 
     async def receive(self, body: bytes, signature_header: str | None) -> Answer:
         received_at = datetime.now(UTC)
@@ -110,11 +110,11 @@ class Intake:
                 return Answer(200, WebhookAnswer("duplicate", event_id=event_id))
         except SpoolError as exc:
             log.error("%s", exc)
-        if self._breaker.takes_writes:
+        if self._recovery.takes_writes:
             try:
                 recorded = await self._store.record(delivery, received_at, patience=self._patience)
             except DatabaseUnavailable as exc:
-                self._breaker.write_failed(exc.problem)
+                self._recovery.write_failed(exc.problem)
             except DeliveryRefused as exc:
                 # Decided before the ack: the database will never take this one as it is.
                 reason = f"refused by the database: {exc.problem}"
@@ -131,7 +131,7 @@ class Intake:
                 exc,
             )
             return error(503, "neither the database nor the spool can take it now", event_id)
-        self._breaker.spooled()
+        self._recovery.spooled()
         return Answer(
             202 if added else 200,
             WebhookAnswer("queued" if added else "duplicate", event_id=event_id),

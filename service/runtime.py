@@ -1,31 +1,67 @@
-"""The running service's parts, wired in one place; the CLI builds the same ones.
+"""The composition root: every part of the running service, built once, here and nowhere else.
 
-settings → database target → engine and store; the spool, the breaker and the drainer around
-them; the intake in front. Nothing else constructs these.
+settings → the database (target, engine, sessions) → the store; the spool; the recovery (the
+database's state, the probe, the drain) around them; the intake in front; the monitor, the
+metrics and the read side (verification, status, payroll) beside. The application (app.py)
+hands the parts to its handlers; the CLI (cli.py) builds the same ones, or just the database.
+
+    http handlers ──> intake ──> store ──> PostgreSQL
+         │              └──────> spool <── recovery (probe, drain) ──> store
+         └──> operations (read side) ──> db reads, spool, recovery, monitor
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.alerts.monitor import AlertMonitor, thresholds_of
 from service.alerts.notifier import Notifier
 from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.db.store import DeliveryStore
+from service.http.metrics import Metrics
 from service.intake import Intake
-from service.outbox.breaker import Breaker
-from service.outbox.drainer import Drainer
+from service.operations.payroll import PayrollReader
+from service.operations.status import StatusReport
+from service.operations.verification import Verification
 from service.outbox.spool import Spool, Stranded
+from service.recovery.recovery import Recovery
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STARTUP_PROBE_WAIT = 1.0  # seconds the start-up waits for the first probe, at most
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseAccess:
+    """The database the settings name: where it is, the engine and the sessions on it."""
+
+    target: DatabaseTarget
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    async def open(cls, settings: Settings) -> DatabaseAccess:
+        # Starting the embedded server blocks for about a second: keep it off the event loop.
+        target = await asyncio.to_thread(database_target, settings)
+        engine = create_engine(target, settings.pool_timeout)
+        return cls(target, engine, session_factory(engine))
+
+    async def close(self, seconds: float) -> None:
+        try:  # a silent database must not hold the shutdown
+            await asyncio.wait_for(self.engine.dispose(), seconds)
+        except TimeoutError:
+            log.warning("database connections not closed cleanly: the database did not answer")
+
+
+def database_target(settings: Settings) -> DatabaseTarget:
+    """DATABASE_URL's database, or the embedded one (started here when DATABASE_URL is unset)."""
+    return DatabaseTarget.from_url(resolve_database_url(settings), settings)
 
 
 def open_spool(settings: Settings, target: DatabaseTarget) -> Spool:
@@ -52,104 +88,97 @@ def stranded_warning(other: Stranded, here: str) -> str:
     )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
-    target: DatabaseTarget
-    engine: AsyncEngine
+    database: DatabaseAccess
     spool: Spool
-    breaker: Breaker
-    drainer: Drainer
+    recovery: Recovery
     intake: Intake
     monitor: AlertMonitor
-    probed: bool = False  # the first probe of the database has answered
-    _first_probe: asyncio.Task[None] | None = field(default=None, repr=False)
+    metrics: Metrics
+    # the read side
+    verification: Verification
+    status: StatusReport
+    payroll: PayrollReader
 
     @classmethod
     async def open(cls, settings: Settings, *, schema_auto_apply: bool | None = None) -> Runtime:
         """Every part, connected to nothing yet (no probe, no background task)."""
-        # Starting the embedded server blocks for about a second: keep it off the event loop.
-        url = await asyncio.to_thread(resolve_database_url, settings)
-        target = DatabaseTarget.from_url(url, settings)
-        engine = create_engine(target, settings.pool_timeout)
-        store = DeliveryStore(session_factory(engine))
-        # spool: deliveries the database cannot take now wait here (CONTRACT §1, §5).
+        database = await DatabaseAccess.open(settings)
+        target = database.target
+        store = DeliveryStore(database.sessions)
+        # spool: deliveries the database cannot take now wait here (docs/contract.md §1, §5).
         spool = await asyncio.to_thread(open_spool, settings, target)
         auto_apply = settings.schema_auto_apply if schema_auto_apply is None else schema_auto_apply
-        breaker = Breaker(target, spool, schema_auto_apply=auto_apply)
 
         async def reset_pool() -> None:
-            await engine.dispose(close=False)  # closing a silent connection could hang
+            await database.engine.dispose(close=False)  # closing a silent connection could hang
 
-        drainer = Drainer(
-            store, spool, breaker, reset_pool, probe_max_delay=settings.probe_max_delay
+        recovery = Recovery(
+            target,
+            spool,
+            store,
+            reset_pool,
+            schema_auto_apply=auto_apply,
+            probe_max_delay=settings.probe_max_delay,
         )
         # TimeMoto waits for its answer at most DB_CONNECT_TIMEOUT: then the spool has it.
         intake = Intake(
-            settings.webhook_secrets, store, spool, breaker, patience=settings.connect_timeout
+            settings.webhook_secrets, store, spool, recovery, patience=settings.connect_timeout
         )
-        holder: list[Runtime] = []  # the monitor asks the runtime whether the probe has answered
-
-        def database_up() -> bool | None:
-            return breaker.database_up if holder and holder[0].probed else None
-
         monitor = AlertMonitor(
             thresholds_of(settings),
             spool,
-            database_up,
-            engine,
+            lambda: recovery.seen_up,
+            database.engine,
             Notifier(settings.alert_webhook_url),
         )
-        runtime = cls(settings, target, engine, spool, breaker, drainer, intake, monitor)
-        holder.append(runtime)
-        return runtime
+        metrics = Metrics()
+        metrics.watch(spool, recovery, monitor)
+        return cls(
+            settings=settings,
+            database=database,
+            spool=spool,
+            recovery=recovery,
+            intake=intake,
+            monitor=monitor,
+            metrics=metrics,
+            verification=Verification(target, spool, recovery),
+            status=StatusReport(settings, target.label, spool, recovery, monitor),
+            payroll=PayrollReader(ZoneInfo(settings.working_timezone)),
+        )
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        """Open, then in the background: probe (applying a missing schema when allowed), start
-        the drainer, watch for alerts. Nothing here waits for the database: the service serves
-        (and spools) at once, however long the database takes to answer."""
+        """Open, then in the background: probe (applying a missing schema when allowed), drain,
+        watch for alerts. Nothing here waits for the database: the service serves (and spools)
+        at once, however long the database takes to answer."""
         runtime = await cls.open(settings)
-        log.info("database: %s; spool: %s", runtime.target.label, runtime.spool.path)
+        log.info("database: %s; spool: %s", runtime.database.target.label, runtime.spool.path)
         for other in await asyncio.to_thread(runtime.spool.stranded):
-            log.warning("%s", stranded_warning(other, runtime.target.label))
-        runtime._first_probe = asyncio.create_task(runtime._probe_then_drain(), name="first-probe")
+            log.warning("%s", stranded_warning(other, runtime.database.target.label))
+        runtime.recovery.start()
         runtime.monitor.start(seed_timeout=settings.connect_timeout)
         # A database that answers is known (and its schema applied) before the first delivery
         # is taken; one that does not is given STARTUP_PROBE_WAIT, then the service serves and
         # spools. Meanwhile the supervisor's socket queues connections: none is refused.
-        done, _ = await asyncio.wait({runtime._first_probe}, timeout=STARTUP_PROBE_WAIT)
-        if not done:
+        if not await runtime.recovery.first_probe(STARTUP_PROBE_WAIT):
             log.info(
                 "database %s has not answered yet: serving now, deliveries are spooled until it "
                 "does",
-                runtime.target.label,
+                runtime.database.target.label,
             )
         return runtime
 
-    async def _probe_then_drain(self) -> None:
-        try:
-            await self.breaker.probe()
-        except Exception:  # the drainer probes again; the service must start regardless
-            log.exception("first database probe failed; the drainer tries again")
-        self.probed = True
-        self.drainer.start()
-
     @property
     def database_up(self) -> bool:
-        """Whether deliveries go to the database now, as the circuit breaker sees it (not while
-        a failed write waits for the probe's word)."""
-        return self.breaker.takes_writes
+        """Whether deliveries go to the database now, as the recovery sees it (not while a
+        failed write waits for the probe's word)."""
+        return self.recovery.database_up
 
     async def stop(self) -> None:
-        if self._first_probe is not None and not self._first_probe.done():
-            self._first_probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._first_probe
+        await self.recovery.stop()
         await self.monitor.stop()
-        await self.drainer.stop()
         await asyncio.to_thread(self.spool.close)
-        try:  # a silent database must not hold the shutdown
-            await asyncio.wait_for(self.engine.dispose(), self.settings.connect_timeout)
-        except TimeoutError:
-            log.warning("database connections not closed cleanly: the database did not answer")
+        await self.database.close(self.settings.connect_timeout)

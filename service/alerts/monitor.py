@@ -25,13 +25,17 @@ from service.alerts.notifier import Notifier
 from service.db.status_queries import last_received
 from service.domain.activity import Activity
 from service.domain.alerts import Active, AlertBook, Change, Facts, Thresholds
+from service.domain.database_state import DatabaseState, StateClock
 from service.domain.working_hours import WorkingHours
 from service.outbox.spool import Spool, SpoolError, SpoolStatus
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 15.0  # seconds between two looks
+INTERVAL = 15.0  # seconds between two looks when nothing happens
+# A delivery answered wakes the loop (a burst of forged signatures is raised at once, not up to
+# INTERVAL later), but it looks at most once per MIN_GAP seconds however many arrive.
+MIN_GAP = 1.0
 Clock = Callable[[], datetime]
 
 
@@ -54,13 +58,6 @@ class SpoolFacts:
             stranded=sum(other.pending for other in status.stranded),
             quarantined=status.quarantined,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseState:
-    up: bool | None  # None: not known yet (the first probe has not answered)
-    since: datetime
-    since_start: bool  # nothing changed since the service started
 
 
 def thresholds_of(settings: Settings) -> Thresholds:
@@ -94,10 +91,11 @@ class AlertMonitor:
         self.activity = Activity(self.zone, self.started_at)
         self.book = AlertBook(thresholds)
         self.last_in_database: datetime | None = None
-        self._database = DatabaseState(None, self.started_at, True)
+        self._database = StateClock(self.started_at)
         self.spool_facts: SpoolFacts | None = None
         self.listeners: list[Callable[[Change], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # a delivery was answered: look soon
         self._seeded = False
 
     # -- facts ------------------------------------------------------------------------------------
@@ -105,6 +103,7 @@ class AlertMonitor:
     def record(self, answer: str, http_status: int) -> None:
         """One delivery answered (the webhook calls this for each)."""
         self.activity.record(answer, http_status, self.clock())
+        self._wake.set()
 
     @property
     def last_delivery(self) -> datetime | None:
@@ -113,16 +112,8 @@ class AlertMonitor:
 
     @property
     def database(self) -> DatabaseState:
-        return self._database
-
-    def _observe_database(self, now: datetime) -> None:
-        up = self._database_up()
-        if up != self._database.up:
-            first = self._database.up is None
-            # The first answer (up or down) dates from the start: that is all we know.
-            self._database = DatabaseState(
-                up, self.started_at if first else now, first and self._database.since_start
-            )
+        """The database's state as this monitor last looked (its own clock: its alerts')."""
+        return self._database.state
 
     async def read_spool(self) -> SpoolFacts | None:
         try:
@@ -149,9 +140,8 @@ class AlertMonitor:
     async def check(self) -> list[Change]:
         """Look once: evaluate the alerts now and report each change."""
         now = self.clock()
-        self._observe_database(now)
+        database = self._database.observe(self._database_up(), now)
         spool = await self.read_spool()
-        database = self._database
         facts = Facts(
             now=now,
             watching_since=self.started_at,
@@ -198,10 +188,16 @@ class AlertMonitor:
         await self.notifier.stop()
 
     async def _run(self, seed_timeout: float) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            looked = loop.time()
+            self._wake.clear()
             try:
                 await self.seed(seed_timeout)
                 await self.check()
             except Exception:  # the task must outlive any surprise
                 log.exception("alert check failed; trying again")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            # Woken by a delivery: not before MIN_GAP since the last look (a rate, not a race).
+            await asyncio.sleep(max(0.0, looked + MIN_GAP - loop.time()))

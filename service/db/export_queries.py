@@ -11,7 +11,6 @@ so that the month it belongs to is provisional.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,9 +31,8 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.engine import DatabaseTarget, create_engine, resolve_database_url, session_factory
 from service.db.models import Equipe, Pointage, PointageResume
 from service.domain.payroll import (
     AnomalyRecord,
@@ -45,7 +43,6 @@ from service.domain.payroll import (
     Person,
     build_payroll,
 )
-from service.settings import Settings
 
 # The view `v_pointage_jour` (sql/schema_pointage.sql creates it; nothing here creates anything).
 v_pointage_jour = Table(
@@ -198,29 +195,16 @@ class PayrollRepository(SQLAlchemyAsyncRepository[PointageResume]):
 
 
 async def read_payroll(
-    engine: AsyncEngine, month: Month, zone: ZoneInfo, now: datetime | None = None
+    session: AsyncSession, month: Month, zone: ZoneInfo, now: datetime | None = None
 ) -> Payroll:
-    """The month's three sheets from one consistent, read-only snapshot of the database."""
-    async with session_factory(engine)() as session:
-        await session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
-        repository = PayrollRepository(session=session)
-        months = await repository.months(month)
-        days = await repository.days(month)
-        anomalies = await repository.anomalies(month)
-        await session.commit()
+    """The month's three sheets from one consistent, read-only snapshot of the database (the
+    session's transaction; it must not have begun)."""
+    await session.connection(
+        execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    )
+    repository = PayrollRepository(session=session)
+    months = await repository.months(month)
+    days = await repository.days(month)
+    anomalies = await repository.anomalies(month)
+    await session.commit()
     return build_payroll(month, now or datetime.now(UTC), zone, months, days, anomalies)
-
-
-async def read_payroll_from(
-    settings: Settings, month: Month, now: datetime | None = None
-) -> Payroll:
-    """The month, on the database the settings name (the embedded one when DATABASE_URL is
-    unset), on an engine of its own (the CLI)."""
-    url = await asyncio.to_thread(resolve_database_url, settings)
-    engine = create_engine(DatabaseTarget.from_url(url, settings), settings.pool_timeout)
-    try:
-        return await read_payroll(engine, month, ZoneInfo(settings.working_timezone), now)
-    finally:
-        await engine.dispose()

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 HOURS = 48
 
@@ -197,11 +197,14 @@ def _name(first: str | None, last: str | None) -> str:
     return " ".join(part for part in (first, last) if part) or "(sans nom)"
 
 
-async def read_status(engine: AsyncEngine, now: datetime, month: date) -> DatabaseFacts:
-    """The database's facts for the page; `month` is the first day of the workshop's month."""
-    async with engine.connect() as connection:
-        await connection.execute(text("SET TRANSACTION READ ONLY"))
+async def read_status(session: AsyncSession, now: datetime, month: date) -> DatabaseFacts:
+    """The database's facts for the page, in one read-only transaction of the session (it must
+    not have begun); `month` is the first day of the workshop's month."""
+    connection = await session.connection(execution_options={"postgresql_readonly": True})
+    try:
         return await _read(connection, now, month)
+    finally:
+        await session.rollback()  # read only: nothing to keep
 
 
 async def _read(

@@ -9,7 +9,7 @@ deploy/prometheus-rules.yml alerts from these and from the counters and gauges b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -20,17 +20,14 @@ from service.domain.alerts import ALERT_NAMES
 
 
 class AlertCollector(Collector):
-    def __init__(self, monitor: Callable[[], AlertMonitor | None]) -> None:
+    def __init__(self, monitor: AlertMonitor) -> None:
         self._monitor = monitor
 
     def collect(self) -> Iterator[Metric]:
-        monitor = self._monitor()
+        monitor = self._monitor
         alert = GaugeMetricFamily(
             "timemoto_alert", "1 while the operators' alert is raised, else 0.", labels=["name"]
         )
-        if monitor is None:
-            yield alert
-            return
         for name in ALERT_NAMES:
             alert.add_metric([name], 1.0 if monitor.book.is_raised(name) else 0.0)
         yield alert
@@ -50,5 +47,5 @@ class AlertCollector(Collector):
             )
 
 
-def register(registry: CollectorRegistry, monitor: Callable[[], AlertMonitor | None]) -> None:
+def register(registry: CollectorRegistry, monitor: AlertMonitor) -> None:
     registry.register(AlertCollector(monitor))

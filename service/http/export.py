@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-import asyncpg
-import sqlalchemy.exc
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
@@ -24,9 +21,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.errors import classify
-from service.db.export_queries import read_payroll
 from service.domain.payroll import MonthError
 from service.domain.payroll_files import (
     MEDIA_TYPES,
@@ -36,12 +32,9 @@ from service.domain.payroll_files import (
     render,
 )
 from service.http import paths
-from service.runtime import Runtime
+from service.operations.payroll import PayrollReader, PayrollUnavailable
 
 log = logging.getLogger(__name__)
-
-DATABASE_ERRORS = (sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError)
-
 
 ERROR_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -86,7 +79,11 @@ class ExportOperation(Operation):
     summary="Month-end payroll export (xlsx or csv)",
     operation_class=ExportOperation,
 )
-async def export_month(name: FromPath[str], runtime: NamedDependency[Runtime]) -> Response[bytes]:
+async def export_month(
+    name: FromPath[str],
+    payroll_reader: NamedDependency[PayrollReader],
+    db_session: NamedDependency[AsyncSession],
+) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""
     try:
@@ -95,13 +92,11 @@ async def export_month(name: FromPath[str], runtime: NamedDependency[Runtime]) -
         raise NotFoundException(detail=str(exc)) from None
     except MonthError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    zone = ZoneInfo(runtime.settings.working_timezone)
     try:
-        payroll = await read_payroll(runtime.engine, month, zone)
-    except DATABASE_ERRORS as exc:
-        problem = classify(exc)
-        log.warning("export %s not made: %s", month, problem)
-        raise ServiceUnavailableException(detail=f"database unavailable: {problem}") from None
+        payroll = await payroll_reader.read(db_session, month)
+    except PayrollUnavailable as exc:
+        log.warning("export %s not made: %s", month, exc.problem)
+        raise ServiceUnavailableException(detail=f"database unavailable: {exc.problem}") from None
     body = await asyncio.to_thread(render, payroll, fmt)  # openpyxl takes a while: off the loop
     return Response(
         body,

@@ -6,21 +6,13 @@ import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from service.db.schema import check_schema
 from service.http import paths
 from service.http.openapi import responses
-from service.runtime import Runtime
+from service.operations.verification import ReadyAnswer, Verification
 
 
 class HealthAnswer(msgspec.Struct):
     status: str
-
-
-class ReadyAnswer(msgspec.Struct):
-    ready: bool
-    database_reachable: bool
-    missing: list[str]
-    error: str | None
 
 
 @get(paths.HEALTH)
@@ -50,13 +42,7 @@ READY_ANSWERS = {
 
 
 @get(paths.READY, responses=responses(ReadyAnswer, READY_ANSWERS))
-async def ready(runtime: NamedDependency[Runtime]) -> Response[ReadyAnswer]:
+async def ready(verification: NamedDependency[Verification]) -> Response[ReadyAnswer]:
     """200 when the database answers and every schema object is in place, else 503."""
-    report = await check_schema(runtime.target)
-    answer = ReadyAnswer(
-        ready=report.ok,
-        database_reachable=report.database.reachable,
-        missing=report.missing,
-        error=report.database.error,
-    )
+    answer = await verification.readiness()
     return Response(answer, status_code=200 if answer.ready else 503)

@@ -1,13 +1,16 @@
 """Prometheus metrics at `GET /metrics`: deliveries, their duration, the spool, the database.
 
-Each application has its own registry (no process-wide state), handed to handlers as `metrics`.
+Each service has its own registry (no process-wide state), built once by the composition root
+(service/runtime.py) and handed to handlers as `metrics`. The webhook counts its deliveries; the
+other series are read from the parts they describe at each scrape (`PartsCollector`), so nothing
+here keeps a copy of their state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
 
 from litestar import Response, get
 from litestar.di import NamedDependency
@@ -22,10 +25,14 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from service.http import connections, paths
-from service.http.verifier import spool_state
-from service.runtime import Runtime
+from service.alerts.monitor import AlertMonitor
+from service.http import alert_metrics, connections, paths
+from service.operations.verification import spool_state
+from service.outbox.spool import Spool
+from service.recovery.recovery import Recovery
 
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -57,55 +64,12 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
-        self.spool_pending = Gauge(
-            "timemoto_spool_pending",
-            "Acknowledged deliveries waiting in the spool for the database.",
-            registry=self.registry,
-        )
-        self.spool_stranded = Gauge(
-            "timemoto_spool_stranded",
-            "Deliveries spooled for another database than DATABASE_URL's: they drain only after "
-            "`python -m service spool retarget --yes` (or with DATABASE_URL pointing back there).",
-            registry=self.registry,
-        )
-        self.spool_oldest = Gauge(
-            "timemoto_spool_oldest_pending_seconds",
-            "Age of the oldest delivery waiting in the spool for this database (0 when none).",
-            registry=self.registry,
-        )
-        self.quarantined = Gauge(
-            "timemoto_quarantine_deliveries",
-            "Signed but invalid deliveries kept in the quarantine.",
-            registry=self.registry,
-        )
-        self.quarantine_evicted = Counter(
-            "timemoto_quarantine_evicted",
-            "Quarantined deliveries evicted, oldest first, by QUARANTINE_MAX_COUNT or _BYTES.",
-            registry=self.registry,
-        )
-        self._evicted_seen = 0
-        self.connections_open = Gauge(
-            "timemoto_http_connections_open",
-            "HTTP connections open now (the guarded protocols of service.http.connections).",
-            registry=self.registry,
-        )
-        self.connections_closed = Counter(
-            "timemoto_http_connections_closed",
-            "Connections the service closed without a request: `shed` to make room for new "
-            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
-            ["reason"],
-            registry=self.registry,
-        )
-        self._closed_seen: dict[str, int] = {}
-        self.database_up = Gauge(
-            "timemoto_database_up",
-            "1 while the circuit breaker believes the database takes writes, else 0.",
-            registry=self.registry,
-        )
-
         self._delivery_counters: dict[tuple[str, int], Counter] = {}
-        # Told of each delivery answered (the alert monitor counts them: CONTRACT §6).
-        self.listeners: list[Callable[[str, int], None]] = []
+
+    def watch(self, spool: Spool, recovery: Recovery, monitor: AlertMonitor) -> None:
+        """Read these parts at each scrape (once, by the composition root)."""
+        self.registry.register(PartsCollector(spool, recovery))
+        alert_metrics.register(self.registry, monitor)
 
     def observe_delivery(self, answer: str, http_status: int, seconds: float) -> None:
         counter = self._delivery_counters.get((answer, http_status))
@@ -114,33 +78,67 @@ class Metrics:
             self._delivery_counters[answer, http_status] = counter
         counter.inc()
         self.delivery_duration.observe(seconds)
-        for listener in self.listeners:
-            listener(answer, http_status)
 
 
-async def refresh(metrics: Metrics, runtime: Runtime) -> None:
-    """Bring the gauges up to date before a scrape (the spool count runs off the event loop)."""
-    state = await asyncio.to_thread(spool_state, runtime.spool)
-    metrics.spool_pending.set(state.pending)
-    metrics.spool_stranded.set(state.stranded)
-    metrics.spool_oldest.set(state.oldest_pending_s or 0)
-    metrics.quarantined.set(state.quarantined)
-    evicted = runtime.spool.evicted
-    if evicted > metrics._evicted_seen:
-        metrics.quarantine_evicted.inc(evicted - metrics._evicted_seen)
-        metrics._evicted_seen = evicted
-    metrics.database_up.set(1 if runtime.database_up else 0)
-    metrics.connections_open.set(connections.open_count())
-    for reason, count in connections.closed_counts().items():
-        seen = metrics._closed_seen.get(reason, 0)
-        metrics.connections_closed.labels(reason=reason).inc(count - seen)
-        metrics._closed_seen[reason] = count
+class PartsCollector(Collector):
+    """The spool, the database's state and the connections, as they are when scraped (the
+    spool is read from disk: scrapes run off the event loop)."""
+
+    def __init__(self, spool: Spool, recovery: Recovery) -> None:
+        self._spool = spool
+        self._recovery = recovery
+
+    def collect(self) -> Iterator[Metric]:
+        state = spool_state(self._spool)
+        yield GaugeMetricFamily(
+            "timemoto_spool_pending",
+            "Acknowledged deliveries waiting in the spool for the database.",
+            value=state.pending,
+        )
+        yield GaugeMetricFamily(
+            "timemoto_spool_stranded",
+            "Deliveries spooled for another database than DATABASE_URL's: they drain only after "
+            "`python -m service spool retarget --yes` (or with DATABASE_URL pointing back there).",
+            value=state.stranded,
+        )
+        yield GaugeMetricFamily(
+            "timemoto_spool_oldest_pending_seconds",
+            "Age of the oldest delivery waiting in the spool for this database (0 when none).",
+            value=state.oldest_pending_s or 0,
+        )
+        yield GaugeMetricFamily(
+            "timemoto_quarantine_deliveries",
+            "Signed but invalid deliveries kept in the quarantine.",
+            value=state.quarantined,
+        )
+        yield CounterMetricFamily(
+            "timemoto_quarantine_evicted",
+            "Quarantined deliveries evicted, oldest first, by QUARANTINE_MAX_COUNT or _BYTES.",
+            value=self._spool.evicted,
+        )
+        yield GaugeMetricFamily(
+            "timemoto_database_up",
+            "1 while the circuit breaker believes the database takes writes, else 0.",
+            value=1 if self._recovery.database_up else 0,
+        )
+        yield GaugeMetricFamily(
+            "timemoto_http_connections_open",
+            "HTTP connections open now (the guarded protocols of service.http.connections).",
+            value=connections.open_count(),
+        )
+        closed = CounterMetricFamily(
+            "timemoto_http_connections_closed",
+            "Connections the service closed without a request: `shed` to make room for new "
+            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(connections.closed_counts().items()):
+            closed.add_metric([reason], count)
+        yield closed
 
 
 @get(paths.METRICS, media_type=CONTENT_TYPE_LATEST)
-async def prometheus_metrics(
-    metrics: NamedDependency[Metrics], runtime: NamedDependency[Runtime]
-) -> Response[bytes]:
+async def prometheus_metrics(metrics: NamedDependency[Metrics]) -> Response[bytes]:
     """Prometheus text exposition format."""
-    await refresh(metrics, runtime)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = await asyncio.to_thread(generate_latest, metrics.registry)  # the spool is on disk
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -24,9 +24,9 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from service.db.schema import EXPECTED_OBJECTS
 from service.domain.signature import HEADER
 from service.intake import WebhookAnswer
+from service.operations.verification import EXPECTED_OBJECTS
 
 DESCRIPTION = """\
 TimeMoto calls the webhook for every clocking; the service checks the `Timemoto-Signature`

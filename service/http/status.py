@@ -1,19 +1,13 @@
 """`GET /status` (one HTML page, server-rendered, French) and `GET /api/status` (the same facts as
-JSON): what an operator needs to see that pointage works (CONTRACT §6). Operators' paths: the
-router that holds them carries the operators' guard (service/http/operators.py).
-
-The facts come from the database (service/db/status_queries.py) and the spool, so they survive a
-restart; the counters kept in memory (answers today, signature failures) say since when. While
-the circuit breaker sees the database away, the database is not asked (the page stays fast) and
-its facts are shown as unavailable.
+JSON): what an operator needs to see that pointage works (docs/contract.md §6). Operators' paths:
+the router that holds them carries the operators' guard (service/http/operators.py). The facts
+are the read side's (service/operations/status.py); this module renders them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,16 +16,12 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.alerts.monitor import AlertMonitor
-from service.db.errors import classify
-from service.db.status_queries import DatabaseFacts, read_status
 from service.domain.alerts import duration_fr
 from service.http import paths
-from service.http.status_chart import Chart, chart, plural
-from service.runtime import Runtime
-
-log = logging.getLogger(__name__)
+from service.http.status_chart import chart, plural
+from service.operations.status import StatusAnswer, StatusReport
 
 # The page needs no script and nothing from another host; the browser is told so, and enforces
 # it (a name that slipped past the escaping still could not run).
@@ -63,227 +53,7 @@ ANSWERS_FR = {
 }
 
 
-# -- the facts, as /api/status answers them ------------------------------------------------------
-
-
-class DatabaseStatus(msgspec.Struct):
-    state: str  # "up", "down", "unknown"
-    since: datetime
-    since_start: bool  # the state has held since the service started (the since is the start)
-    label: str  # user@host:port/database, never a password
-    last_error: str | None  # the spool's last write error
-    read_error: str | None  # why the page's own reads failed, if they did
-
-
-class SpoolStatusFacts(msgspec.Struct):
-    pending: int
-    oldest: datetime | None
-    oldest_pending_s: float | None
-    stranded: int
-    quarantined: int
-
-
-class DeliveryFacts(msgspec.Struct):
-    received_at: datetime
-    user_id: str | None
-    name: str
-    employee_number: str | None
-    location: str | None
-    kind: str
-
-
-class LocationFacts(msgspec.Struct):
-    location: str
-    received_at: datetime
-    user_id: str
-    name: str
-    kind: str
-
-
-class HourCount(msgspec.Struct):
-    hour: datetime
-    count: int
-
-
-class Counted(msgspec.Struct):
-    since: datetime
-    counts: dict[str, int]
-
-
-class SignatureFailures(msgspec.Struct):
-    since: datetime
-    last_24h: int
-
-
-class UnmappedUser(msgspec.Struct):
-    user_id: str
-    name: str
-    employee_number: str | None
-    first_punch: datetime
-    last_punch: datetime
-    punches: int
-    mapping_sql: str
-
-
-class EmployeeAnomalyFacts(msgspec.Struct):
-    user_id: str
-    equipe_id: int | None
-    name: str
-    anomalies: int
-    punches: int
-    reasons: dict[str, int]
-
-
-class MonthAnomalies(msgspec.Struct):
-    month: str  # YYYY-MM
-    employees: list[EmployeeAnomalyFacts]
-
-
-class AlertFacts(msgspec.Struct):
-    name: str
-    title: str
-    since: datetime
-    detail: str
-
-
-class AlertSettings(msgspec.Struct):
-    working_hours: str
-    working_timezone: str
-    silence_alert_after_s: float
-    alert_after_s: float
-    webhook: bool  # ALERT_WEBHOOK_URL is set (never the URL itself)
-
-
-class StatusAnswer(msgspec.Struct):
-    generated_at: datetime
-    started_at: datetime
-    database: DatabaseStatus
-    spool: SpoolStatusFacts | None
-    last_delivery: DeliveryFacts | None
-    locations: list[LocationFacts]
-    deliveries_per_hour: list[HourCount]
-    answers_today: Counted
-    signature_failures: SignatureFailures
-    unmapped_users: list[UnmappedUser]
-    anomalies: MonthAnomalies
-    alerts: list[AlertFacts]
-    alerting: AlertSettings
-
-
-def month_of(now: datetime, zone: ZoneInfo) -> tuple[date, tuple[datetime, datetime]]:
-    """The workshop's current month: its first day and its instants."""
-    first = now.astimezone(zone).date().replace(day=1)
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
-    end = datetime.combine(following, datetime.min.time(), zone).astimezone(UTC)
-    return first, (start, end)
-
-
-async def gather(runtime: Runtime) -> tuple[StatusAnswer, Chart]:
-    monitor: AlertMonitor = runtime.monitor
-    settings = runtime.settings
-    zone = monitor.zone
-    await monitor.check()  # the freshest database state, spool facts and alerts
-    now = monitor.clock()
-    spool = monitor.spool_facts
-    database = monitor.database
-    facts: DatabaseFacts | None = None
-    read_error: str | None = None
-    if database.up is False:
-        read_error = "base indisponible: ses données ne sont pas lues"
-    else:
-        first, _ = month_of(now, zone)
-        try:
-            async with asyncio.timeout(settings.connect_timeout):
-                facts = await read_status(runtime.engine, now, first)
-        except Exception as exc:  # noqa: BLE001 - the page shows what it can, and why not the rest
-            problem = classify(exc)
-            read_error = problem.sentence
-            log.warning("status page: the database's facts were not read: %s", problem)
-    last_error = None
-    try:
-        last_error = (await asyncio.to_thread(runtime.spool.status)).last_error
-    except Exception:  # noqa: BLE001 - spool problems are the spool facts' to show
-        last_error = None
-    per_hour = facts.hourly if facts else {}
-    drawn = chart(per_hour, now, zone, monitor.thresholds.working_hours.is_working)
-    month, _ = month_of(now, zone)
-    answer = StatusAnswer(
-        generated_at=now,
-        started_at=monitor.started_at,
-        database=DatabaseStatus(
-            state={True: "up", False: "down", None: "unknown"}[database.up],
-            since=database.since,
-            since_start=database.since_start,
-            label=runtime.target.label,
-            last_error=last_error,
-            read_error=read_error,
-        ),
-        spool=SpoolStatusFacts(
-            pending=spool.pending,
-            oldest=spool.oldest,
-            oldest_pending_s=(now - spool.oldest).total_seconds() if spool.oldest else None,
-            stranded=spool.stranded,
-            quarantined=spool.quarantined,
-        )
-        if spool
-        else None,
-        last_delivery=_delivery(facts, monitor),
-        locations=[
-            LocationFacts(x.location, x.received_at, x.user_id, x.name, x.kind)
-            for x in (facts.per_location if facts else [])
-        ],
-        deliveries_per_hour=[HourCount(bar.hour, bar.count) for bar in drawn.bars],
-        answers_today=Counted(
-            since=monitor.activity.today_since(now), counts=monitor.activity.today(now)
-        ),
-        signature_failures=SignatureFailures(
-            since=monitor.activity.signature_failures_since(now),
-            last_24h=monitor.activity.signature_failures(now),
-        ),
-        unmapped_users=[
-            UnmappedUser(
-                u.user_id,
-                u.name,
-                u.employee_number,
-                u.first_punch,
-                u.last_punch,
-                u.punches,
-                u.mapping_sql,
-            )
-            for u in (facts.unmapped if facts else [])
-        ],
-        anomalies=MonthAnomalies(
-            month=f"{month:%Y-%m}",
-            employees=[
-                EmployeeAnomalyFacts(
-                    a.user_id, a.equipe_id, a.name, a.anomalies, a.punches, a.reasons
-                )
-                for a in (facts.anomalies if facts else [])
-            ],
-        ),
-        alerts=[AlertFacts(a.name, a.title, a.since, a.detail) for a in monitor.active],
-        alerting=AlertSettings(
-            working_hours=monitor.thresholds.working_hours.text,
-            working_timezone=settings.working_timezone,
-            silence_alert_after_s=settings.silence_alert_after,
-            alert_after_s=settings.alert_after,
-            webhook=monitor.notifier.enabled,
-        ),
-    )
-    return answer, drawn
-
-
-def _delivery(facts: DatabaseFacts | None, monitor: AlertMonitor) -> DeliveryFacts | None:
-    if facts is not None and facts.last_delivery is not None:
-        d = facts.last_delivery
-        return DeliveryFacts(
-            d.received_at, d.user_id, d.name, d.employee_number, d.location, d.kind
-        )
-    return None
-
-
-# -- the page -------------------------------------------------------------------------------------
+# -- the page ---------------------------------------------------------------------------------
 
 
 class French:
@@ -373,14 +143,18 @@ GUARD_RESPONSES = {
     summary="Operators' status page (HTML, French)",
     responses=GUARD_RESPONSES,
 )
-async def status_page(runtime: NamedDependency[Runtime]) -> Template:
+async def status_page(
+    status: NamedDependency[StatusReport], db_session: NamedDependency[AsyncSession]
+) -> Template:
     """The status page: database, spool, deliveries, answers, unmapped users, anomalies, alerts."""
     started = time.perf_counter()
-    answer, drawn = await gather(runtime)
+    answer = await status.answer(db_session)
+    per_hour = {bar.hour: bar.count for bar in answer.deliveries_per_hour}
+    is_working = status.monitor.thresholds.working_hours.is_working
     context: dict[str, Any] = {
         "s": answer,
-        "chart": drawn,
-        "fr": French(runtime.monitor.zone, answer.generated_at),
+        "chart": chart(per_hour, answer.generated_at, status.zone, is_working),
+        "fr": French(status.zone, answer.generated_at),
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
     }
     return Template(
@@ -392,7 +166,8 @@ async def status_page(runtime: NamedDependency[Runtime]) -> Template:
 
 
 @get(paths.API_STATUS, summary="Operators' status facts (JSON)", responses=GUARD_RESPONSES)
-async def status_json(runtime: NamedDependency[Runtime]) -> Response[StatusAnswer]:
-    """The facts of /status as JSON (CONTRACT §6)."""
-    answer, _ = await gather(runtime)
-    return Response(answer, headers={"Cache-Control": "no-store"})
+async def status_json(
+    status: NamedDependency[StatusReport], db_session: NamedDependency[AsyncSession]
+) -> Response[StatusAnswer]:
+    """The facts of /status as JSON (docs/contract.md §6)."""
+    return Response(await status.answer(db_session), headers={"Cache-Control": "no-store"})

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
 
+from service.alerts.monitor import AlertMonitor
 from service.domain.signature import HEADER
 from service.http import paths
 from service.http.metrics import Metrics
@@ -30,6 +31,7 @@ class Reception:
 
     intake: Intake
     metrics: Metrics
+    monitor: AlertMonitor  # counts the answers (docs/contract.md §6: today's, signature failures)
 
 
 class BodyTooLarge(Exception):
@@ -84,17 +86,17 @@ async def receive_pointage(
     except BodyTooLarge:
         answer = error(413, f"body over {MAX_BODY_BYTES // 1024} KiB")
     except ClientDisconnected:
-        report_delivery(metrics, None, time.perf_counter() - started, disconnected=True)
+        report_delivery(reception, None, time.perf_counter() - started, disconnected=True)
         return Response(WebhookAnswer("error"), status_code=CLIENT_CLOSED_REQUEST)
     except Exception:
-        report_delivery(metrics, None, time.perf_counter() - started)
+        report_delivery(reception, None, time.perf_counter() - started)
         raise  # the app's handler answers 500 and logs the traceback
-    report_delivery(metrics, answer, time.perf_counter() - started)
+    report_delivery(reception, answer, time.perf_counter() - started)
     return Response(answer.body, status_code=answer.http_status)
 
 
 def report_delivery(
-    metrics: Metrics, answer: Answer | None, seconds: float, *, disconnected: bool = False
+    reception: Reception, answer: Answer | None, seconds: float, *, disconnected: bool = False
 ) -> None:
     """The delivery's log line and metrics; `answer` None means it failed with a 500, or the
     sender hung up."""
@@ -104,7 +106,8 @@ def report_delivery(
         http_status = answer.http_status if answer else 500
         status = answer.body.status if answer else "error"
     described = answer.described if answer else None
-    metrics.observe_delivery(status, http_status, seconds)
+    reception.metrics.observe_delivery(status, http_status, seconds)
+    reception.monitor.record(status, http_status)
     log.log(
         logging.INFO if http_status < 500 else logging.WARNING,
         "webhook delivery",

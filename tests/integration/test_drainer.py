@@ -14,9 +14,9 @@ import pytest
 from service.db.engine import DatabaseTarget
 from service.db.schema import schema_sql
 from service.domain.timemoto import ATTENDANCE_DELETED
-from service.outbox import drainer
-from service.outbox.drainer import DrainResult
 from service.outbox.spool import Spool
+from service.recovery import drainer
+from service.recovery.drainer import DrainResult
 from service.runtime import Runtime
 from tests.support.databases import Database
 from tests.support.samples import a_document
@@ -56,7 +56,7 @@ def test_a_spool_of_several_chunks_drains_each_delivery_to_its_fate(
     async def drain() -> tuple[DrainResult, int, int]:
         runtime = await Runtime.open(settings, schema_auto_apply=False)
         try:
-            result = await runtime.drainer.drain_once()
+            result = await runtime.recovery.drain_once()
             return result, runtime.spool.pending(), runtime.spool.quarantined()
         finally:
             await runtime.stop()

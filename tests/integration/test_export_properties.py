@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.db.engine import DatabaseTarget, create_engine
+from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.export_queries import read_payroll
 from service.db.schema import schema_sql
 from service.domain.delivery import Punch
-from service.domain.payroll import MOTIFS, TYPES, Month
+from service.domain.payroll import MOTIFS, TYPES, Month, Payroll
 from service.domain.payroll_files import render_xlsx
 from service.domain.timemoto import TypePointage
 from service.settings import Settings
@@ -123,7 +123,11 @@ class Exporter:
         return {row["timemoto_user_id"]: row for row in rows}
 
     def workbook(self, month: Month, now: datetime = LATER) -> dict[str, list[dict[str, Any]]]:
-        payroll = self.runner.run(read_payroll(self.engine, month, TUNIS, now))
+        async def read() -> Payroll:
+            async with session_factory(self.engine)() as session:
+                return await read_payroll(session, month, TUNIS, now)
+
+        payroll = self.runner.run(read())
         return workbook_rows(render_xlsx(payroll))
 
     def close(self) -> None:

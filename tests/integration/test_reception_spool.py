@@ -38,8 +38,8 @@ def test_no_database_and_no_spool_answers_503(tmp_path: Path) -> None:
                 queued.http_status,
             )
         finally:
-            await runtime.drainer.stop()
-            await runtime.engine.dispose()
+            await runtime.recovery.stop()
+            await runtime.database.engine.dispose()
 
     status, body_status, database_up, pending, first = asyncio.run(go())
     assert first == 202

@@ -21,7 +21,7 @@ import pytest
 
 from service.domain.signature import sign
 from service.http import paths
-from simulator.harness import Database, ServiceProcess
+from simulator.harness import Database, ServiceProcess, wait_until
 from tests.support.samples import sample_delivery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,6 +113,12 @@ def _a_working_day(service: ServiceProcess, database: Database) -> None:
         for _ in range(5):  # TimeMoto with a wrong secret
             forged = client.post(paths.WEBHOOK, content=b"{}", headers={"Timemoto-Signature": "0"})
             assert forged.status_code == 401
+
+        def raised() -> bool:  # the monitor's loop looks soon after a delivery; the page shows it
+            answer = client.get(paths.API_STATUS, auth=("admin", PASSWORD)).json()
+            return "signature_failures" in [alert["name"] for alert in answer["alerts"]]
+
+        assert wait_until(raised, timeout=60), "the monitor never raised the signature alert"
 
 
 def _load(chromium: str, url: str, tmp: Path, *extra: str) -> str:

@@ -23,17 +23,27 @@ log = logging.getLogger(__name__)
 
 
 class Breaker:
+    """The database's state: up, suspected (a write failed, the probe decides) or down, with
+    why. `Recovery` owns it; nothing else changes it."""
+
     def __init__(self, target: DatabaseTarget, spool: Spool, *, schema_auto_apply: bool) -> None:
         self._target = target
         self._spool = spool
         self._schema_auto_apply = schema_auto_apply
-        self.database_up = True  # until a probe or a write says otherwise
-        self.pool_stale = False  # the pooled connections may be silent or dead: start afresh
-        self.wake = asyncio.Event()  # the drainer's: something to probe or to drain
-        self.suspected = False  # a write failed for want of the database: probe now
+        self._up = True  # until a probe or a write says otherwise
+        self._suspected = False  # a write failed for want of the database: probe now
         self._state = "unknown"
         self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
         self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
+
+    @property
+    def database_up(self) -> bool:
+        """As the last probe or write found it (a suspicion does not change it)."""
+        return self._up
+
+    @property
+    def suspected(self) -> bool:
+        return self._suspected
 
     def write_failed(self, problem: DatabaseProblem) -> None:
         """A write failed for want of the database, it seems: a probe decides, now. A table or
@@ -41,35 +51,18 @@ class Breaker:
         could not see a dropped column; the breaker opens at once, and each later probe lets one
         write find out whether it is back."""
         if problem.kind is Outage.SCHEMA_MISSING:
-            self.trip(problem)
-        else:
-            self.suspect(problem)
-
-    def trip(self, problem: DatabaseProblem) -> None:
-        if self.database_up:
-            self.pool_stale = True
-        self.problem = problem
-        self._down(problem.sentence, self._advice(problem))
-        self.wake.set()
-
-    def suspect(self, problem: DatabaseProblem) -> None:
-        if self.database_up and not self.suspected:
+            self.problem = problem
+            self._down(problem.sentence, self._advice(problem))
+        elif self._up and not self._suspected:
             log.debug("write failed (%s): probing the database", problem)
-            self.suspected = True
-            self.pool_stale = True  # its connections may be silent or dead: start afresh
-        self.wake.set()
+            self._suspected = True
 
     @property
     def takes_writes(self) -> bool:
         """May a delivery go to the database now? Not while a failed write waits for the probe's
         word: against a database that stopped answering, each would wait out the webhook's
         patience (seconds) before being spooled all the same."""
-        return self.database_up and not self.suspected
-
-    def spooled(self) -> None:
-        """A delivery went to the spool: the drainer looks now if it was not probing already."""
-        if self.database_up:
-            self.wake.set()
+        return self._up and not self._suspected
 
     @property
     def recovering(self) -> bool:
@@ -79,13 +72,13 @@ class Breaker:
     # A probe that succeeds while writes still fail for the same reason (a dropped column, say)
     # is not a change, so the log does not flap.
     def _down(self, reason: str, message: str) -> None:
-        self.database_up = False
+        self._up = False
         if reason != self._state:
             self._state = reason
             log.error("%s", message)
 
     def confirmed_up(self, message: str) -> None:
-        self.database_up = True
+        self._up = True
         self.problem = None
         if self._state != "up":
             self._state = "up"
@@ -105,11 +98,11 @@ class Breaker:
 
     async def decide(self) -> bool:
         """True while deliveries may go to the database: a probe settles a suspicion first."""
-        if self.suspected:
+        if self._suspected:
             try:
                 return await self.probe()
             finally:
-                self.suspected = False  # only now: until the probe's word, deliveries spool
+                self._suspected = False  # only now: until the probe's word, deliveries spool
         return self.database_up
 
     async def probe(self) -> bool:
@@ -135,7 +128,7 @@ class Breaker:
         elif report.missing:
             self._down(*self._incomplete(report.missing, apply_failed))
         else:
-            self.database_up = True  # confirmed, and logged, by the first write (or an empty spool)
+            self._up = True  # confirmed, and logged, by the first write (or an empty spool)
             if not await asyncio.to_thread(self._spool.pending):
                 self.confirmed_up(self.available())
         return self.database_up

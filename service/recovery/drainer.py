@@ -1,15 +1,11 @@
-"""When the database comes back: the background task that probes it and drains the spool.
-
-The task sleeps until the breaker wakes it (a delivery was spooled, or a write found the database
-gone). While the breaker is open it probes with backoff; once it closes, it writes the spooled
-deliveries in order of arrival through the same write path as the webhook, and removes each from
-the spool only after its commit.
+"""Draining the spool: the spooled deliveries written in order of arrival through the same write
+path as the webhook, each removed from the spool only after its commit. `Recovery` decides when
+(recovery.py); the drainer tells it of an outage met on the way and of the first commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,14 +15,10 @@ from typing import NamedTuple
 from service.db.errors import DatabaseProblem, DatabaseUnavailable, DeliveryRefused
 from service.db.store import DeliveryStore, Recorded
 from service.domain.delivery import Delivery, InvalidDelivery, NotJson, parse_body
-from service.outbox.breaker import Breaker
-from service.outbox.spool import Spool, SpooledDelivery, SpoolError
+from service.outbox.spool import Spool, SpooledDelivery
 
 log = logging.getLogger(__name__)
 
-PROBE_FIRST_DELAY = 0.2  # seconds; doubled after each failed probe
-PROBE_MAX_DELAY = 5.0
-RETRY_DELAY = 5.0  # seconds before a delivery whose write failed while the database was up
 # Spooled deliveries read at once, and punches per transaction: measured on 50,000 spooled
 # (`python -m bench drain`), 500 and 500 drained 6,100/s, 1,000 and 250 6,100/s, 1,000 and 500
 # 6,600/s, 1,000 and 1,000 no more; a transaction refused for one row is retried in halves.
@@ -80,17 +72,16 @@ class Drainer:
         self,
         store: DeliveryStore,
         spool: Spool,
-        breaker: Breaker,
-        reset_pool: Callable[[], Awaitable[None]],
         *,
-        probe_max_delay: float = PROBE_MAX_DELAY,
+        outage: Callable[[DatabaseProblem], Awaitable[bool]],
+        written: Callable[[], None],
     ) -> None:
-        self._probe_max_delay = probe_max_delay
+        """`outage`: a write failed for want of the database; True when it still takes writes
+        (a probe decides). `written`: deliveries were committed (the database is back)."""
         self._store = store
         self._spool = spool
-        self._breaker = breaker
-        self._reset_pool = reset_pool
-        self._task: asyncio.Task[None] | None = None
+        self._outage = outage
+        self._written = written
 
     async def drain(self) -> DrainResult:
         """Write the spooled deliveries, oldest first, a chunk at a time; stop at an outage.
@@ -130,8 +121,7 @@ class Drainer:
                 )
                 if committed:
                     written += len(committed)
-                    available = self._breaker.available()
-                    self._breaker.confirmed_up(f"{available}; writing the spooled deliveries")
+                    self._written()
                 if not await self._settle_failures(chunk, outcomes):
                     await removing
                     return DrainResult(written, await asyncio.to_thread(self._spool.pending))
@@ -195,12 +185,11 @@ class Drainer:
             return True
         problem = outcomes[outages[0].seq].problem
         assert problem is not None
-        self._breaker.write_failed(problem)
         # False: the database is gone, the spool waits, in order. True: it is there, yet these
         # failed (a timeout while it was slow, say); nothing says they are at fault, so they stay
         # spooled and are tried again later, without holding up the ones behind them. Only a
         # refusal for content sets a delivery aside.
-        return await self._breaker.decide()
+        return await self._outage(problem)
 
     async def _set_aside(self, item: SpooledDelivery, reason: str) -> None:
         """The safety net: the intake's checks should make this never happen."""
@@ -210,50 +199,3 @@ class Drainer:
             reason,
         )
         await asyncio.to_thread(self._spool.move_to_quarantine, item, reason)
-
-    async def drain_once(self) -> DrainResult:
-        """Probe, then drain if the database is there (`python -m service spool drain`)."""
-        if not await self._breaker.probe():
-            return DrainResult(0, await asyncio.to_thread(self._spool.pending))
-        return await self.drain()
-
-    # -- the background task --------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="spool-drainer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        breaker = self._breaker
-        delay = min(PROBE_FIRST_DELAY, self._probe_max_delay)
-        while True:
-            breaker.wake.clear()
-            try:
-                if breaker.pool_stale:
-                    breaker.pool_stale = False
-                    await self._reset_pool()
-                if breaker.suspected:
-                    await breaker.decide()
-                elif not breaker.database_up:
-                    await breaker.probe()
-                left = (await self.drain()).left if breaker.database_up else 1
-            except SpoolError as exc:
-                log.error("%s", exc)
-                left = 1
-            except Exception:  # the task must outlive any surprise
-                log.exception("spool recovery failed; trying again")
-                left = 1
-            if not breaker.recovering:
-                delay = min(PROBE_FIRST_DELAY, self._probe_max_delay)
-            if breaker.database_up:
-                timeout = RETRY_DELAY if left else None
-            else:
-                timeout, delay = delay, min(delay * 2, self._probe_max_delay)
-                breaker.wake.clear()  # a failure seen during this round is no reason to hurry
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(breaker.wake.wait(), timeout)

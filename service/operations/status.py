@@ -1,0 +1,272 @@
+"""The operators' status facts (docs/contract.md §6): what `GET /status` shows and
+`GET /api/status` answers, gathered without changing anything (alerts are the monitor's own loop's
+to evaluate; the page shows those it has raised).
+
+The facts come from the database (db/status_queries.py) and the spool, so they survive a
+restart; the counters kept in memory (answers today, signature failures) say since when. While
+the database is known to be away, it is not asked (the page stays fast) and its facts are shown
+as unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alerts.monitor import AlertMonitor
+from service.db.errors import classify
+from service.db.status_queries import DatabaseFacts, read_status
+from service.outbox.spool import Spool, SpoolError, SpoolStatus
+from service.recovery.recovery import Recovery
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOURS = 48  # the deliveries-per-hour series
+
+
+class DatabaseStatus(msgspec.Struct):
+    state: str  # "up", "down", "unknown"
+    since: datetime
+    since_start: bool  # the state has held since the service started (the since is the start)
+    label: str  # user@host:port/database, never a password
+    last_error: str | None  # the spool's last write error
+    read_error: str | None  # why the page's own reads failed, if they did
+
+
+class SpoolStatusFacts(msgspec.Struct):
+    pending: int
+    oldest: datetime | None
+    oldest_pending_s: float | None
+    stranded: int
+    quarantined: int
+
+
+class DeliveryFacts(msgspec.Struct):
+    received_at: datetime
+    user_id: str | None
+    name: str
+    employee_number: str | None
+    location: str | None
+    kind: str
+
+
+class LocationFacts(msgspec.Struct):
+    location: str
+    received_at: datetime
+    user_id: str
+    name: str
+    kind: str
+
+
+class HourCount(msgspec.Struct):
+    hour: datetime
+    count: int
+
+
+class Counted(msgspec.Struct):
+    since: datetime
+    counts: dict[str, int]
+
+
+class SignatureFailures(msgspec.Struct):
+    since: datetime
+    last_24h: int
+
+
+class UnmappedUser(msgspec.Struct):
+    user_id: str
+    name: str
+    employee_number: str | None
+    first_punch: datetime
+    last_punch: datetime
+    punches: int
+    mapping_sql: str
+
+
+class EmployeeAnomalyFacts(msgspec.Struct):
+    user_id: str
+    equipe_id: int | None
+    name: str
+    anomalies: int
+    punches: int
+    reasons: dict[str, int]
+
+
+class MonthAnomalies(msgspec.Struct):
+    month: str  # YYYY-MM
+    employees: list[EmployeeAnomalyFacts]
+
+
+class AlertFacts(msgspec.Struct):
+    name: str
+    title: str
+    since: datetime
+    detail: str
+
+
+class AlertSettings(msgspec.Struct):
+    working_hours: str
+    working_timezone: str
+    silence_alert_after_s: float
+    alert_after_s: float
+    webhook: bool  # ALERT_WEBHOOK_URL is set (never the URL itself)
+
+
+class StatusAnswer(msgspec.Struct):
+    generated_at: datetime
+    started_at: datetime
+    database: DatabaseStatus
+    spool: SpoolStatusFacts | None
+    last_delivery: DeliveryFacts | None
+    locations: list[LocationFacts]
+    deliveries_per_hour: list[HourCount]
+    answers_today: Counted
+    signature_failures: SignatureFailures
+    unmapped_users: list[UnmappedUser]
+    anomalies: MonthAnomalies
+    alerts: list[AlertFacts]
+    alerting: AlertSettings
+
+
+def month_of(now: datetime, zone: ZoneInfo) -> tuple[date, tuple[datetime, datetime]]:
+    """The workshop's current month: its first day and its instants."""
+    first = now.astimezone(zone).date().replace(day=1)
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(following, datetime.min.time(), zone).astimezone(UTC)
+    return first, (start, end)
+
+
+def hours_ending(now: datetime) -> list[datetime]:
+    """The 48 hour starts (UTC) up to the current hour, oldest first."""
+    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+
+
+class StatusReport:
+    """Gathers the status facts: the database's state (recovery), the spool, the monitor's
+    counters and raised alerts, and what the database holds (read on the request's session)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database_label: str,
+        spool: Spool,
+        recovery: Recovery,
+        monitor: AlertMonitor,
+    ) -> None:
+        self._settings = settings
+        self._label = database_label
+        self._spool = spool
+        self._recovery = recovery
+        self.monitor = monitor
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.monitor.zone
+
+    async def answer(self, session: AsyncSession) -> StatusAnswer:
+        monitor, settings = self.monitor, self._settings
+        now = monitor.clock()
+        database = self._recovery.state()
+        spool = await self._read_spool()
+        facts: DatabaseFacts | None = None
+        read_error: str | None = None
+        if database.up is False:
+            read_error = "base indisponible: ses données ne sont pas lues"
+        else:
+            first, _ = month_of(now, monitor.zone)
+            try:
+                async with asyncio.timeout(settings.connect_timeout):
+                    facts = await read_status(session, now, first)
+            except Exception as exc:  # noqa: BLE001 - the page shows what it can, and why not the rest
+                problem = classify(exc)
+                read_error = problem.sentence
+                log.warning("status page: the database's facts were not read: %s", problem)
+        hourly = {hour.astimezone(UTC): n for hour, n in (facts.hourly if facts else {}).items()}
+        month, _ = month_of(now, monitor.zone)
+        return StatusAnswer(
+            generated_at=now,
+            started_at=monitor.started_at,
+            database=DatabaseStatus(
+                state={True: "up", False: "down", None: "unknown"}[database.up],
+                since=database.since,
+                since_start=database.since_start,
+                label=self._label,
+                last_error=spool.last_error if spool else None,
+                read_error=read_error,
+            ),
+            spool=SpoolStatusFacts(
+                pending=spool.pending,
+                oldest=spool.oldest,
+                oldest_pending_s=(now - spool.oldest).total_seconds() if spool.oldest else None,
+                stranded=spool.stranded_count,
+                quarantined=spool.quarantined,
+            )
+            if spool
+            else None,
+            last_delivery=_delivery(facts),
+            locations=[
+                LocationFacts(x.location, x.received_at, x.user_id, x.name, x.kind)
+                for x in (facts.per_location if facts else [])
+            ],
+            deliveries_per_hour=[HourCount(h, hourly.get(h, 0)) for h in hours_ending(now)],
+            answers_today=Counted(
+                since=monitor.activity.today_since(now), counts=monitor.activity.today(now)
+            ),
+            signature_failures=SignatureFailures(
+                since=monitor.activity.signature_failures_since(now),
+                last_24h=monitor.activity.signature_failures(now),
+            ),
+            unmapped_users=[
+                UnmappedUser(
+                    u.user_id,
+                    u.name,
+                    u.employee_number,
+                    u.first_punch,
+                    u.last_punch,
+                    u.punches,
+                    u.mapping_sql,
+                )
+                for u in (facts.unmapped if facts else [])
+            ],
+            anomalies=MonthAnomalies(
+                month=f"{month:%Y-%m}",
+                employees=[
+                    EmployeeAnomalyFacts(
+                        a.user_id, a.equipe_id, a.name, a.anomalies, a.punches, a.reasons
+                    )
+                    for a in (facts.anomalies if facts else [])
+                ],
+            ),
+            alerts=[AlertFacts(a.name, a.title, a.since, a.detail) for a in monitor.active],
+            alerting=AlertSettings(
+                working_hours=monitor.thresholds.working_hours.text,
+                working_timezone=settings.working_timezone,
+                silence_alert_after_s=settings.silence_alert_after,
+                alert_after_s=settings.alert_after,
+                webhook=monitor.notifier.enabled,
+            ),
+        )
+
+    async def _read_spool(self) -> SpoolStatus | None:
+        try:
+            return await asyncio.to_thread(self._spool.status)
+        except SpoolError as exc:  # the page says the spool could not be read
+            log.error("%s", exc)
+            return None
+
+
+def _delivery(facts: DatabaseFacts | None) -> DeliveryFacts | None:
+    if facts is not None and facts.last_delivery is not None:
+        d = facts.last_delivery
+        return DeliveryFacts(
+            d.received_at, d.user_id, d.name, d.employee_number, d.location, d.kind
+        )
+    return None
