@@ -131,7 +131,7 @@ class Runtime:
             thresholds_of(settings),
             spool,
             lambda: recovery.seen_up,
-            database.engine,
+            database.sessions,
             Notifier(settings.alert_webhook_url),
         )
         metrics = Metrics()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.alerts.notifier import Notifier
 from service.db.status_queries import last_received
@@ -74,7 +74,7 @@ class AlertMonitor:
         thresholds: Thresholds,
         spool: Spool,
         database_up: Callable[[], bool | None],
-        engine: AsyncEngine | None,
+        sessions: async_sessionmaker[AsyncSession] | None,
         notifier: Notifier,
         clock: Clock = utc_now,
         interval: float = INTERVAL,
@@ -83,7 +83,7 @@ class AlertMonitor:
         self.zone: ZoneInfo = thresholds.working_hours.zone
         self._spool = spool
         self._database_up = database_up
-        self._engine = engine
+        self._sessions = sessions
         self.notifier = notifier
         self.clock = clock
         self.interval = interval
@@ -126,11 +126,12 @@ class AlertMonitor:
 
     async def seed(self, seconds: float) -> None:
         """The latest delivery the database holds (once; silence survives a restart)."""
-        if self._seeded or self._engine is None:
+        if self._seeded or self._sessions is None:
             return
         try:
             async with asyncio.timeout(seconds):
-                self.last_in_database = await last_received(self._engine)
+                async with self._sessions() as session:
+                    self.last_in_database = await last_received(session)
             self._seeded = True
         except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
             log.debug("last delivery not read from the database yet: %s", type(exc).__name__)

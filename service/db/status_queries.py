@@ -21,8 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from advanced_alchemy.filters import LimitOffset
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.db.models import Pointage, PointageEvenement
+from service.db.repositories import PointageEvenementRepository, PointageRepository
 
 HOURS = 48
 
@@ -291,10 +295,14 @@ def _last_delivery(punch: Any, event: Any) -> LastDelivery | None:
     )
 
 
-async def last_received(engine: AsyncEngine) -> datetime | None:
+async def last_received(session: AsyncSession) -> datetime | None:
     """The latest `recu_le` of a punch or an inbox event (where silence is counted from)."""
-    async with engine.connect() as connection:
-        punch = (await connection.execute(LAST_PUNCH)).mappings().first()
-        event = (await connection.execute(LAST_EVENT)).mappings().first()
-    last = _last_delivery(punch, event)
-    return last.received_at if last else None
+    latest = [
+        await repository.list(LimitOffset(limit=1, offset=0), order_by=[(model.recu_le, True)])
+        for repository, model in (
+            (PointageRepository(session=session), Pointage),
+            (PointageEvenementRepository(session=session), PointageEvenement),
+        )
+    ]
+    received = [found[0].recu_le for found in latest if found]
+    return max(received) if received else None
