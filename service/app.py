@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(
         settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]
     )
-    # The operators' paths (CONTRACT §6): HTTP Basic auth with ADMIN_PASSWORD, else 404.
+    # The operators' paths (docs/contract.md §6): HTTP Basic auth with ADMIN_PASSWORD, else 404.
     gate = OperatorsGate(settings.admin_password)
     if not gate.enabled:
         log.info(ENABLE_HINT)

@@ -191,7 +191,8 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
-    """Write the month's payroll export (CONTRACT §7); one line on any mistake, never a trace."""
+    """Write the month's payroll export (docs/contract.md §7); one line on any mistake, never a
+    trace."""
     from service.domain.payroll import MonthError
     from service.domain.payroll_files import UnknownFormat, export_filename, format_named, render
 

@@ -1,4 +1,4 @@
-"""The one routine behind the webhook (CONTRACT §1): verify, parse once, store, else spool.
+"""The one routine behind the webhook (docs/contract.md §1): verify, parse once, store, else spool.
 
 HTTP stays outside (service/http/webhook.py): this module takes the raw body and the signature
 header and returns the answer, which carries what the delivery said of itself for the log line.

@@ -165,8 +165,9 @@ class Settings:
     port: int = 8000
     log_format: str = "text"
     log_level: str = "INFO"
-    # The operators' paths (/api/export/…; CONTRACT §6) answer only behind HTTP Basic auth with the
-    # user `admin` and this password; None (ADMIN_PASSWORD unset or empty): they answer 404.
+    # The operators' paths (/api/export/…; docs/contract.md §6) answer only behind HTTP Basic
+    # auth with the user `admin` and this password; None (ADMIN_PASSWORD unset or empty): they
+    # answer 404.
     admin_password: str | None = field(default=None, repr=False)
     # The workshop's own zone: when a month is over (an export before then is provisional).
     working_timezone: str = "Africa/Tunis"
@@ -177,7 +178,7 @@ class Settings:
     header_timeout: float = 10.0
     limit_concurrency: int = 4096
     max_connections: int | None = None  # None: from the file descriptor limit
-    # The operators' alerts (CONTRACT §6): silence counted inside WORKING_HOURS only.
+    # The operators' alerts (docs/contract.md §6): silence counted inside WORKING_HOURS only.
     working_hours: str = DEFAULT_WORKING_HOURS
     silence_alert_after: float = 2 * 3600.0  # seconds of working time without a delivery
     alert_after: float = 300.0  # seconds the database may be away, or a delivery wait, unalerted

@@ -4,7 +4,7 @@ generate   a company's clockings over a date range, as JSON lines of deliveries
 send       deliver JSON lines from standard input (or a file) to a running service
 replay     deliver a file of JSON lines
 proxy      the fault-injecting PostgreSQL proxy
-expect     the monthly totals CONTRACT §3 gives for a file of deliveries
+expect     the monthly totals docs/contract.md §3 gives for a file of deliveries
 check      compare those totals with `pointage_resume` in a database
 simulate   all of it at once, with a database outage in the middle (`make simulate`)
 """

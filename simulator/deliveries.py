@@ -1,4 +1,4 @@
-"""Deliveries in the exact shape TimeMoto sends (see ../shared/samples/attendance.inserted.json)."""
+"""Deliveries in the exact shape TimeMoto sends (service/samples/attendance.inserted.json)."""
 
 from __future__ import annotations
 

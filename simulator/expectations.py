@@ -1,4 +1,5 @@
-"""`expect` and `check`: what CONTRACT §3 says the months add up to, and what the database holds.
+"""`expect` and `check`: what docs/contract.md §3 says the months add up to, and what the database
+holds.
 
 The expectation comes from the reference model `simulator.worktime_model.monthly_summaries`, fed the
 punches the service itself would read (service.domain.delivery), each delivery id once.

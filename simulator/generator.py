@@ -1,9 +1,10 @@
 """`generate`: a workshop's clockings over a date range, as TimeMoto delivers them. Pure.
 
-Everything comes from one `random.Random(seed)`: the same seed and range give the same bytes.
-The company is mostly day staff in Africa/Tunis, some early and night shifts, a few people in
+Everything comes from one `random.Random(seed)`: the same seed and range give the same bytes. The
+company is mostly day staff in Africa/Tunis, some early and night shifts, a few people in
 Europe/Paris, a few TimeMoto users with no `equipe` row; on top of ordinary days it plans the
-anomalies real clocks produce (see `ANOMALIES`), so that every rule of CONTRACT §3 is exercised.
+anomalies real clocks produce (see `ANOMALIES`), so that every rule of docs/contract.md §3 is
+exercised.
 """
 
 from __future__ import annotations

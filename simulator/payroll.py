@@ -1,6 +1,6 @@
 """The end of `make simulate`: the month's payroll export, downloaded from the running service as
 the payroll clerk would (`GET /api/export/YYYY-MM.xlsx` as admin), kept under DATA_DIR, and held to
-`pointage_resume` (CONTRACT §7: its figures equal the table's exactly)."""
+`pointage_resume` (docs/contract.md §7: its figures equal the table's exactly)."""
 
 from __future__ import annotations
 

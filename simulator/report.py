@@ -83,7 +83,7 @@ class HoursRow:
     actual: MonthSummary | None
     expected: MonthSummary | None  # None: no punch this month
     temps_travaille_mois: int | None  # None: not in `equipe`
-    expected_temps: int  # minutes of the user's latest expected month (CONTRACT §3)
+    expected_temps: int  # minutes of the user's latest expected month (docs/contract.md §3)
 
     @property
     def ok(self) -> bool:

@@ -1,4 +1,5 @@
-"""Worked time (CONTRACT §3): the reference model of what `pointage_resume` must hold. No I/O.
+"""Worked time (docs/contract.md §3): the reference model of what `pointage_resume` must hold. No
+I/O.
 
 The database keeps the same numbers incrementally (sql/schema_pointage.sql); the tests hold the
 two to each other. Where the contract is silent, the rules below decide (README "Worked time"):
@@ -209,7 +210,7 @@ def attributed(clockings: Iterable[C]) -> list[tuple[C, Attribution]]:
 
 
 def monthly_summaries(clockings: Iterable[Clocking]) -> list[MonthSummary]:
-    """CONTRACT §3; sorted by (timemoto_user_id, mois); only months that have punches."""
+    """docs/contract.md §3; sorted by (timemoto_user_id, mois); only months that have punches."""
     months: dict[tuple[str, date], _Month] = defaultdict(_Month)
     for clocking, attribution in attributed(clockings):
         month = months[clocking.timemoto_user_id, attribution.jour.replace(day=1)]

@@ -1,4 +1,4 @@
-"""What the month-end export reads (CONTRACT §7): `pointage_resume` with the names, the view
+"""What the month-end export reads (docs/contract.md §7): `pointage_resume` with the names, the view
 `v_pointage_jour`, and the anomalous punches with their reason, in one read-only snapshot
 (`read_payroll`). Reads only; the files are service/domain/payroll_files.py.
 

@@ -17,7 +17,7 @@ from service.db.errors import DatabaseProblem, Outage, classify
 # path a DBA knows, is a link to it.
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "sql" / "schema_pointage.sql"
 
-# The objects of CONTRACT §4, in the order the verifier lists them.
+# The objects of docs/contract.md §4, in the order the verifier lists them.
 FUNCTION_NAME = "pointage_maj_resume"
 TRIGGER_NAME = "pointage_maj_resume_trg"
 # Not in the contract's list: the service's batch insert calls it (db/repositories.py), so a
@@ -69,7 +69,7 @@ class DatabaseHealth(msgspec.Struct):
 
 
 class SchemaReport(msgspec.Struct):
-    """What the verifier answers (CONTRACT §4), less the spool, which the caller adds."""
+    """What the verifier answers (docs/contract.md §4), less the spool, which the caller adds."""
 
     database: DatabaseHealth
     objects: list[SchemaObject]

@@ -1,4 +1,4 @@
-"""What the status page reads from the database (CONTRACT §6), in one read-only snapshot.
+"""What the status page reads from the database (docs/contract.md §6), in one read-only snapshot.
 
 Reads only, each bounded by an index so that the page answers in milliseconds with 100,000
 punches (`python -m bench status` runs them under EXPLAIN ANALYZE):

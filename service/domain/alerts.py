@@ -1,4 +1,5 @@
-"""The operators' alerts (CONTRACT §6): when each is raised and cleared. Pure: the caller gives
+"""The operators' alerts (docs/contract.md §6): when each is raised and cleared. Pure: the caller
+gives
 the facts at an instant; `AlertBook.evaluate` answers the changes, each once.
 
 An alert is raised once when its condition starts to hold and cleared once when it stops; while
@@ -8,7 +9,7 @@ it lasts, nothing is repeated. The conditions:
   WORKING_TIMEZONE): a silence that began Saturday at 19:00 counts one hour by Monday 06:00.
 - `database_unavailable`: the database has been unavailable for ALERT_AFTER.
 - `spool_backlog`: the oldest spooled delivery has waited for ALERT_AFTER.
-- `stranded`: deliveries wait in the spool for another database (CONTRACT §5).
+- `stranded`: deliveries wait in the spool for another database (docs/contract.md §5).
 - `quarantine_growing`: the quarantine grew within the last QUARANTINE_WINDOW.
 - `signature_failures`: SIGNATURE_BURST or more 401 answers within SIGNATURE_BURST_WINDOW.
 """

@@ -2,10 +2,10 @@
 
 Unknown fields are accepted and kept: the whole delivery is stored as `payload`.
 
-Whatever a signed body holds, its fate is decided here, before it is acknowledged (CONTRACT §1):
-either InvalidDelivery / NotJson (a 4xx with the reason), or a delivery PostgreSQL can hold. Hence
-the limits below: a depth the decoder and the database handle, ids short enough for a btree index,
-instants and zones that both Python and PostgreSQL understand, no NUL character in text.
+Whatever a signed body holds, its fate is decided here, before it is acknowledged (docs/contract.md
+§1): either InvalidDelivery / NotJson (a 4xx with the reason), or a delivery PostgreSQL can hold.
+Hence the limits below: a depth the decoder and the database handle, ids short enough for a btree
+index, instants and zones that both Python and PostgreSQL understand, no NUL character in text.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Month-end payroll (CONTRACT §7): what the export holds, in the ERP's French words. No I/O.
+"""Month-end payroll (docs/contract.md §7): what the export holds, in the ERP's French words. No
+I/O.
 
 The figures come from the database as they are (`pointage_resume`, `v_pointage_jour`, the
 anomalous `pointage` rows); this module names who each row is about, decides `provisoire`, orders
@@ -17,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-FIRST_YEAR, LAST_YEAR = 1900, 2200  # as far as a punch's instant may go (CONTRACT §1)
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # as far as a punch's instant may go (docs/contract.md §1)
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 

@@ -1,4 +1,4 @@
-"""TimeMoto's vocabulary, defined once: event names and clocking actions (CONTRACT §1)."""
+"""TimeMoto's vocabulary, defined once: event names and clocking actions (docs/contract.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The alerts' series on `/metrics` (CONTRACT §6), read from the monitor at each scrape:
+"""The alerts' series on `/metrics` (docs/contract.md §6), read from the monitor at each scrape:
 
 - `timemoto_alert{name}`: 1 while the alert is raised, else 0 (one series per alert);
 - `timemoto_silence_working_seconds`: working time (WORKING_HOURS) since the last delivery;

@@ -1,4 +1,4 @@
-"""`GET /api/export/{YYYY-MM}.xlsx` and `.csv`: the month-end payroll export (CONTRACT §7).
+"""`GET /api/export/{YYYY-MM}.xlsx` and `.csv`: the month-end payroll export (docs/contract.md §7).
 
 An operators' path: the router that holds it carries the operators' guard (service/http/operators).
 """

@@ -41,7 +41,7 @@ ATTENDANCE_INSERTED: dict[str, Any] = json.loads(SAMPLE_PATH.read_text(encoding=
 
 _EVENT_ID = ATTENDANCE_INSERTED["id"]
 
-# CONTRACT §1: every answer of the webhook, by HTTP status: (description, {example: body}).
+# docs/contract.md §1: every answer of the webhook, by HTTP status: (description, {example: body}).
 WEBHOOK_ANSWERS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
     200: (
         "Acknowledged: stored, a duplicate of an earlier delivery, a correction applied to the "
@@ -187,7 +187,7 @@ def _name(description: str, max_length: int = 200) -> Schema:
     )
 
 
-# What a delivery holds (CONTRACT §1); any other field is accepted and kept.
+# What a delivery holds (docs/contract.md §1); any other field is accepted and kept.
 DELIVERY_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
     required=["id", "event"],

@@ -1,4 +1,4 @@
-"""The operators' paths (CONTRACT §6): behind HTTP Basic auth, or absent.
+"""The operators' paths (docs/contract.md §6): behind HTTP Basic auth, or absent.
 
 `ADMIN_PASSWORD` set: a request needs the user `admin` and that password (compared in constant
 time), else 401 with `WWW-Authenticate: Basic`; a client address with `FAILURE_LIMIT` failures

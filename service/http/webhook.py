@@ -42,7 +42,7 @@ class ClientDisconnected(Exception):
     """The sender hung up before its body was read: nobody to answer, nothing was received."""
 
 
-# Neither a status of CONTRACT §1 nor an HTTP answer anybody reads: the log and metrics only
+# Neither a status of docs/contract.md §1 nor an HTTP answer anybody reads: the log and metrics only
 # (499 is nginx's word for it). Not counted as a server error: anyone can hang up.
 CLIENT_DISCONNECTED = "client_disconnected"
 CLIENT_CLOSED_REQUEST = 499
@@ -76,7 +76,7 @@ async def read_body(request: Request[object, object, State], limit: int) -> byte
 async def receive_pointage(
     request: Request[object, object, State], reception: NamedDependency[Reception]
 ) -> Response[WebhookAnswer]:
-    """Receive one TimeMoto delivery (CONTRACT §1)."""
+    """Receive one TimeMoto delivery (docs/contract.md §1)."""
     started = time.perf_counter()
     intake, metrics = reception.intake, reception.metrics
     try:

@@ -75,7 +75,7 @@ def test_corrections_are_applied_to_the_punch_they_name(
     moved = clocking(
         "attendance.updated", user, 1, "2026-11-30T17:00:00", "2026-11-30T15:00:02.2Z", 23
     )
-    assert answer(client, moved) == "applied"  # CONTRACT §1: applied to exactly one punch
+    assert answer(client, moved) == "applied"  # docs/contract.md §1: applied to exactly one punch
     assert outcome(database, moved["id"])[0] == "applique"
     assert month(database, user) == (540, 2, 0)
     assert answer(client, moved) == "duplicate"  # delivered again: applied once
@@ -119,8 +119,8 @@ def test_a_correction_that_came_before_its_punch_is_applied_when_the_punch_arriv
     assert month(database, user) == (540, 2, 0)  # 08:00 to 17:00, as corrected
 
 
-# Idempotency that survives corrections (CONTRACT §1: same `id` again, no new row; §3: any order
-# of arrival gives the same result).
+# Idempotency that survives corrections (docs/contract.md §1: same `id` again, no new row; §3: any
+# order of arrival gives the same result).
 
 
 def test_a_deleted_punch_sent_again_stays_deleted(client: httpx.Client, database: Database) -> None:

@@ -1,4 +1,4 @@
-"""One bad delivery never stops the others (CONTRACT §1): a hostile corpus over HTTP, to the
+"""One bad delivery never stops the others (docs/contract.md §1): a hostile corpus over HTTP, to the
 service in this process (a sender hanging up mid-body needs a real server:
 system/test_client_hangup.py).
 

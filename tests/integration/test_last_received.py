@@ -17,7 +17,9 @@ from tests.support.webhook import a_delivery, post
 
 def latest(database_url: str) -> datetime | None:
     async def read() -> datetime | None:
-        engine = create_engine(DatabaseTarget.from_url(database_url, Settings(webhook_secrets=("s",))), 5)
+        engine = create_engine(
+            DatabaseTarget.from_url(database_url, Settings(webhook_secrets=("s",))), 5
+        )
         try:
             async with session_factory(engine)() as session:
                 return await last_received(session)

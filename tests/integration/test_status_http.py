@@ -1,7 +1,7 @@
-"""/status and /api/status in process, on a real PostgreSQL: behind the operators' auth (404
-without ADMIN_PASSWORD, 401 without credentials), every fact of CONTRACT §6, every value escaped
-(a `userFirstName` of `<script>` is text), nothing from another host; and a slow alert receiver
-that never delays a delivery."""
+"""/status and /api/status in process, on a real PostgreSQL: behind the operators' auth (404 without
+ADMIN_PASSWORD, 401 without credentials), every fact of docs/contract.md §6, every value escaped (a
+`userFirstName` of `<script>` is text), nothing from another host; and a slow alert receiver that
+never delays a delivery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every answer of CONTRACT §1 that does not need a failing database, over HTTP to the
+"""Every answer of docs/contract.md §1 that does not need a failing database, over HTTP to the
 application in this process."""
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_a_missing_or_wrong_signature_is_401(
     response = post(client, json.dumps(document).encode(), signature=signature)
     assert response.status_code == 401
     assert response.json()["status"] == "error"
-    assert "event_id" not in response.json()  # a forged body is not read (CONTRACT §1)
+    assert "event_id" not in response.json()  # a forged body is not read (docs/contract.md §1)
     assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", document["id"]) == 0
 
 

@@ -1,5 +1,6 @@
-"""CONTRACT §3, rule by rule, with one example each: the reference model (service/worktime.py)
-and the database's trigger (sql/schema_pointage.sql) must both give the expected month.
+"""docs/contract.md §3, rule by rule, with one example each: the reference model
+(simulator/worktime_model.py) and the database's trigger (sql/schema_pointage.sql) must both give
+the expected month.
 
 Each expected month reads (mois, minutes_travaillees, jours_travailles, nb_pointages,
 nb_anomalies). The database receives the punches in reverse order: arrival order never matters.

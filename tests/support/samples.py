@@ -1,22 +1,14 @@
-"""TimeMoto's delivery sample, kept in the repository so the suite needs nothing beside it.
-
-It is a copy of ../shared/samples/attendance.inserted.json (the OpenAPI document shows it too);
-test_samples.py checks that the two still agree wherever the shared folder is present.
-"""
+"""TimeMoto's delivery sample (service/samples/attendance.inserted.json: a real delivery's shape,
+invented values; the OpenAPI document shows it too), and deliveries and punches made from it."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 from service.domain.delivery import Punch, parse_delivery
 from service.http.openapi import SAMPLE_PATH
-
-SHARED_SAMPLE_PATH = (
-    Path(__file__).resolve().parents[3] / "shared" / "samples" / "attendance.inserted.json"
-)
 
 
 def sample_delivery() -> dict[str, Any]:

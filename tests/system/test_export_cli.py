@@ -1,5 +1,5 @@
 """`python -m service export YYYY-MM [--format xlsx|csv] [-o FILE]` as a real process, and the file
-it writes opened by LibreOffice headless (CONTRACT §7)."""
+it writes opened by LibreOffice headless (docs/contract.md §7)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The status page in a real browser: headless Chromium loads /status with the operators'
-password from a running service, a screenshot goes to reports/status.png (a phone's width), and
-the DOM it built shows each fact of CONTRACT §6; the same with JavaScript disabled. Chromium comes
+"""The status page in a real browser: headless Chromium loads /status with the operators' password
+from a running service, a screenshot goes to reports/status.png (a phone's width), and the DOM it
+built shows each fact of docs/contract.md §6; the same with JavaScript disabled. Chromium comes
 from Debian's `chromium` package (installed here when running as root with apt), else the test is
 skipped with the reason."""
 

@@ -1,4 +1,4 @@
-"""CONTRACT §1's limits, each at its edge and one past it (pure: no server, no database)."""
+"""docs/contract.md §1's limits, each at its edge and one past it (pure: no server, no database)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The payroll export's rows and files, without a database: months, provisoire, the xlsx's cells
-and layout, the csv's shape (CONTRACT §7)."""
+and layout, the csv's shape (docs/contract.md §7)."""
 
 from __future__ import annotations
 
