@@ -46,13 +46,20 @@ class DatabaseTarget:
         return f"{url.username or ''}@{host}{port}/{url.database or ''}"
 
     @property
+    def user(self) -> str | None:
+        return make_url(self.dsn).username
+
+    @property
     def key(self) -> str:
         """Stable identity of the database, so a spool drains only into the one it was for."""
         return hashlib.sha256(self.label.encode()).hexdigest()[:16]
 
-    async def connect(self) -> asyncpg.Connection:
+    async def connect(self, *, require_tls: bool = False) -> asyncpg.Connection:
+        """A connection as DATABASE_URL says; `require_tls` overrides its sslmode (the schema
+        check asks whether a refused plain connection would pass over TLS)."""
         return await asyncpg.connect(
             self.dsn,
+            ssl="require" if require_tls else None,
             timeout=self.connect_timeout,
             command_timeout=self.statement_timeout,
             server_settings={

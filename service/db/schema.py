@@ -11,7 +11,8 @@ import asyncpg
 import msgspec
 
 from service.db.engine import DatabaseTarget
-from service.db.errors import DatabaseProblem, Outage, classify
+from service.db.errors import DatabaseProblem, classify
+from service.domain.diagnosis import Cause, grants_for
 
 # Shipped in the package (a non-editable install applies it too); sql/schema_pointage.sql, the
 # path a DBA knows, is a link to it.
@@ -65,7 +66,8 @@ class SchemaObject(msgspec.Struct):
 class DatabaseHealth(msgspec.Struct):
     reachable: bool
     latency_ms: float | None
-    error: str | None
+    error: str | None  # the cause in words an operator acts on; None when all is well
+    cause: str | None = None  # its code (docs/contract.md §8)
 
 
 class SchemaReport(msgspec.Struct):
@@ -74,15 +76,20 @@ class SchemaReport(msgspec.Struct):
     database: DatabaseHealth
     objects: list[SchemaObject]
     problem: DatabaseProblem | None = None  # why the database could not be asked
+    read_only: bool = False  # it answers, but takes no writes (a standby, a read-only database)
+    role: str = ""  # who we are there, and where objects go: for the GRANTs to print
+    schema: str = "public"
 
     @property
     def outage(self) -> DatabaseProblem | None:
         """Why deliveries cannot be written now, as the breaker sees it; None when they can."""
         if self.problem is not None:
             return self.problem
+        if self.read_only:
+            return DatabaseProblem(Cause.READ_ONLY, Cause.READ_ONLY.advice.meaning)
         if self.missing:
             return DatabaseProblem(
-                Outage.SCHEMA_MISSING, f"schema missing: {', '.join(self.missing)}"
+                Cause.SCHEMA_MISSING, f"schema missing: {', '.join(self.missing)}"
             )
         return None
 
@@ -93,7 +100,7 @@ class SchemaReport(msgspec.Struct):
 
     @property
     def ok(self) -> bool:
-        return self.database.reachable and not self.missing
+        return self.database.reachable and not self.missing and not self.read_only
 
 
 def schema_sql() -> str:
@@ -119,12 +126,17 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
                 row = await connection.fetchrow(
                     _CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME, CORRECTION_CHECK_NAME
                 )
+                read_only = await connection.fetchval(
+                    "SELECT current_setting('transaction_read_only')"
+                )
             finally:
                 await connection.close(timeout=target.connect_timeout)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        problem = classify(exc)
+        problem = await _refined(target, classify(exc))
         return SchemaReport(
-            database=DatabaseHealth(reachable=False, latency_ms=None, error=problem.sentence),
+            database=DatabaseHealth(
+                reachable=False, latency_ms=None, error=problem.sentence, cause=problem.code
+            ),
             objects=[SchemaObject(name, kind, exists=None) for name, kind in EXPECTED_OBJECTS],
             problem=problem,
         )
@@ -135,13 +147,50 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         SchemaObject(name, kind, exists=bool(exists))
         for (name, kind), exists in zip(EXPECTED_OBJECTS, found, strict=True)
     ]
-    error = None
-    if not all(found) and not can_create:
-        error = (
+    health = DatabaseHealth(reachable=True, latency_ms=latency_ms, error=None)
+    if read_only == "on":
+        health = DatabaseHealth(True, latency_ms, Cause.READ_ONLY.advice.meaning, "read_only")
+    elif not all(found) and not can_create:
+        health = DatabaseHealth(
+            True,
+            latency_ms,
             f"permission denied while applying the schema: role {user} may not create objects "
-            f"in schema {schema}, and objects are missing"
+            f"in schema {schema}, and objects are missing; to run as the schema's owner: "
+            f"{grants_for(user, schema)}",
+            Cause.PRIVILEGES.value,
+        )
+    elif not all(found):
+        missing = [
+            name for (name, _), exists in zip(EXPECTED_OBJECTS, found, strict=True) if not exists
+        ]
+        health = DatabaseHealth(
+            True, latency_ms, f"schema missing: {', '.join(missing)}", Cause.SCHEMA_MISSING.value
         )
     return SchemaReport(
-        database=DatabaseHealth(reachable=True, latency_ms=latency_ms, error=error),
+        database=health,
         objects=objects,
+        read_only=read_only == "on",
+        role=str(user),
+        schema=str(schema),
     )
+
+
+async def _refined(target: DatabaseTarget, problem: DatabaseProblem) -> DatabaseProblem:
+    """A plain connection refused by pg_hba.conf: over TLS, would it pass? If the server offers
+    no TLS or refuses that too, this host is simply not allowed (not a TLS matter)."""
+    if problem.cause is not Cause.TLS_REQUIRED:
+        return problem
+    try:
+        async with asyncio.timeout(target.connect_timeout):
+            connection = await target.connect(require_tls=True)
+            await connection.close(timeout=target.connect_timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        over_tls = classify(exc).cause
+        if over_tls in (Cause.TLS_UNAVAILABLE, Cause.NOT_ALLOWED, Cause.TLS_REQUIRED):
+            return DatabaseProblem(
+                Cause.NOT_ALLOWED,
+                problem.sentence.replace(
+                    Cause.TLS_REQUIRED.advice.meaning, Cause.NOT_ALLOWED.advice.meaning
+                ),
+            )
+    return problem

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.corrections import apply_correction
-from service.db.errors import DatabaseUnavailable, DeliveryRefused, Outage, classify
+from service.db.errors import DatabaseUnavailable, DeliveryRefused, classify
 from service.db.group_commit import GroupCommit, Recorded
 from service.db.repositories import PointageEvenementRepository, PointageRepository
 from service.domain.corrections import CORRECTION_EVENTS
@@ -65,12 +65,12 @@ class DeliveryStore:
         A failure the database did not explain (a bug of ours, say) is an outage: the delivery is
         spooled, not refused, and each kind of it is logged once with its traceback."""
         problem = classify(exc)
-        if problem.kind is Outage.UNEXPECTED:
+        if problem.unexpected:
             kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
             if kind not in self._unexpected_seen:
                 self._unexpected_seen.add(kind)
                 log.error("a write failed unexpectedly; deliveries are spooled", exc_info=exc)
-        return (DatabaseUnavailable if problem.kind.is_outage else DeliveryRefused)(problem)
+        return (DatabaseUnavailable if problem.is_outage else DeliveryRefused)(problem)
 
     async def record(
         self, delivery: Delivery, received_at: datetime, *, patience: float | None = None

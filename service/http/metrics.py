@@ -29,11 +29,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from service.alerts.monitor import AlertMonitor
+from service.domain.diagnosis import Cause
 from service.http import alert_metrics, connections, paths
 from service.operations.verification import spool_state
 from service.outbox.spool import Spool
 from service.recovery.recovery import Recovery
 
+CAUSES = [cause.value for cause in Cause]
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -121,6 +123,16 @@ class PartsCollector(Collector):
             "1 while the circuit breaker believes the database takes writes, else 0.",
             value=1 if self._recovery.database_up else 0,
         )
+        cause = GaugeMetricFamily(
+            "timemoto_database_cause",
+            "1 for why the database takes no deliveries now (docs/contract.md §8), 0 for the "
+            "other causes; all 0 while it takes them.",
+            labels=["cause"],
+        )
+        now = self._recovery.cause
+        for code in CAUSES:
+            cause.add_metric([code], 1.0 if now is not None and now.code == code else 0.0)
+        yield cause
         yield GaugeMetricFamily(
             "timemoto_http_connections_open",
             "HTTP connections open now (the guarded protocols of service.http.connections).",

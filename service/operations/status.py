@@ -35,6 +35,8 @@ class DatabaseStatus(msgspec.Struct):
     since: datetime
     since_start: bool  # the state has held since the service started (the since is the start)
     label: str  # user@host:port/database, never a password
+    cause: str | None  # why it takes no deliveries now (docs/contract.md §8); None while it does
+    error: str | None  # that cause in words
     last_error: str | None  # the spool's last write error
     read_error: str | None  # why the page's own reads failed, if they did
 
@@ -175,6 +177,7 @@ class StatusReport:
         monitor, settings = self.monitor, self._settings
         now = monitor.clock()
         database = self._recovery.state()
+        cause = self._recovery.cause
         spool = await self._read_spool()
         facts: DatabaseFacts | None = None
         read_error: str | None = None
@@ -199,6 +202,8 @@ class StatusReport:
                 since=database.since,
                 since_start=database.since_start,
                 label=self._label,
+                cause=cause.code if cause else None,
+                error=cause.sentence if cause else None,
                 last_error=spool.last_error if spool else None,
                 read_error=read_error,
             ),

@@ -71,8 +71,10 @@ def verifier_answer(
 ) -> VerifierAnswer:
     """docs/contract.md §4's JSON."""
     database = report.database
-    if database.reachable and report.missing and apply_problem and database.error is None:
-        database = DatabaseHealth(database.reachable, database.latency_ms, apply_problem.sentence)
+    if database.reachable and report.missing and apply_problem:  # why it could not be applied
+        database = DatabaseHealth(
+            database.reachable, database.latency_ms, apply_problem.sentence, apply_problem.code
+        )
     return VerifierAnswer(
         ok=report.ok and spool.stranded == 0,
         database=database,

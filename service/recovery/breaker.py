@@ -15,8 +15,9 @@ import asyncio
 import logging
 
 from service.db.engine import DatabaseTarget
-from service.db.errors import DatabaseProblem, Outage, classify
+from service.db.errors import DatabaseProblem, classify
 from service.db.schema import apply_schema, check_schema
+from service.domain.diagnosis import Cause, grants_for
 from service.outbox.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ class Breaker:
         self._schema_auto_apply = schema_auto_apply
         self._up = True  # until a probe or a write says otherwise
         self._suspected = False  # a write failed for want of the database: probe now
-        self._state = "unknown"
+        self._state: str | None = "unknown"
+        self._role = target.user or "the service's role"  # for the GRANTs, until a check says
+        self._schema = "public"
         self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
         self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
 
@@ -50,9 +53,9 @@ class Breaker:
         column missing is the exception: the probe checks the contract's objects only, so it
         could not see a dropped column; the breaker opens at once, and each later probe lets one
         write find out whether it is back."""
-        if problem.kind is Outage.SCHEMA_MISSING:
+        if problem.cause is Cause.SCHEMA_MISSING:
             self.problem = problem
-            self._down(problem.sentence, self._advice(problem))
+            self._down(problem.code, self._advice(problem))
         elif self._up and not self._suspected:
             log.debug("write failed (%s): probing the database", problem)
             self._suspected = True
@@ -71,7 +74,7 @@ class Breaker:
 
     # A probe that succeeds while writes still fail for the same reason (a dropped column, say)
     # is not a change, so the log does not flap.
-    def _down(self, reason: str, message: str) -> None:
+    def _down(self, reason: str | None, message: str) -> None:
         self._up = False
         if reason != self._state:
             self._state = reason
@@ -87,9 +90,21 @@ class Breaker:
     def available(self) -> str:
         return f"database {self._target.label} is available, pointage schema in place"
 
+    @property
+    def cause(self) -> DatabaseProblem | None:
+        """Why deliveries cannot be written, as last seen (a failed apply of a missing schema
+        says more than "missing"); None while they can."""
+        if self._up:
+            return None
+        return self.apply_problem or self.problem
+
+    def _todo(self, problem: DatabaseProblem) -> str:
+        cause = problem.cause or Cause.OTHER
+        return cause.advice.todo.format(grants=grants_for(self._role, self._schema))
+
     def _advice(self, problem: DatabaseProblem) -> str:
         where = self._target.label
-        todo = problem.kind.todo.format(where=where)
+        todo = self._todo(problem)
         return (
             f"database {where} unavailable: {problem}. Deliveries are acknowledged (202 queued) "
             f"and kept in the spool {self._spool.path}; they are written to pointage "
@@ -112,7 +127,9 @@ class Breaker:
         """
         report = await check_schema(self._target)
         apply_failed: DatabaseProblem | None = None
-        if report.database.reachable and report.missing and self._schema_auto_apply:
+        if report.role:
+            self._role, self._schema = report.role, report.schema
+        if report.missing and not report.read_only and self._schema_auto_apply:
             missing_before = report.missing
             apply_failed = await self._apply_schema()
             report = await check_schema(self._target)
@@ -124,7 +141,9 @@ class Breaker:
         self.apply_problem = apply_failed if report.missing else None
         self.problem = report.outage
         if report.problem is not None:
-            self._down(report.problem.sentence, self._advice(report.problem))
+            self._down(report.problem.code, self._advice(report.problem))
+        elif report.read_only and self.problem is not None:
+            self._down(self.problem.code, self._advice(self.problem))
         elif report.missing:
             self._down(*self._incomplete(report.missing, apply_failed))
         else:
@@ -145,10 +164,10 @@ class Breaker:
         )
         if apply_failed is not None:
             return (
-                f"schema missing: {names}; applying it failed: {apply_failed.kind.value}",
+                f"schema missing: {names}; applying it failed: {apply_failed.code}",
                 f"database {where} is reachable but the pointage schema is incomplete (missing: "
                 f"{names}) and applying it failed: {apply_failed}. {waiting} "
-                f"To do: {apply_failed.kind.todo.format(where=where)}.",
+                f"To do: {self._todo(apply_failed)}.",
             )
         if self._schema_auto_apply:
             return (
@@ -171,10 +190,9 @@ class Breaker:
             await apply_schema(self._target)
         except Exception as exc:  # noqa: BLE001 - classified and reported by the probe
             problem = classify(exc)
-            if problem.kind is Outage.PERMISSION_DENIED:
-                detail = problem.sentence.removeprefix("permission denied: ")
+            if problem.cause is Cause.PRIVILEGES:
                 return DatabaseProblem(
-                    problem.kind, f"permission denied while applying the schema: {detail}"
+                    problem.cause, f"permission denied while applying the schema: {problem}"
                 )
             return problem
         return None

@@ -102,6 +102,12 @@ class Recovery:
         return self._breaker.problem
 
     @property
+    def cause(self) -> DatabaseProblem | None:
+        """Why deliveries cannot be written now (docs/contract.md §8: its `code`); None while
+        they can."""
+        return self._breaker.cause
+
+    @property
     def apply_problem(self) -> DatabaseProblem | None:
         """Why the schema could not be applied, as last tried."""
         return self._breaker.apply_problem

@@ -37,7 +37,8 @@ def test_wrong_credentials_queue_until_the_role_exists(
         answer = post(svc.client, document)
         assert (answer.status_code, answer.json()["status"]) == (202, "queued")
         check = verifier(svc.client).json()
-        assert "authentication" in check["database"]["error"]
+        assert check["database"]["cause"] == "role_missing"  # docs/contract.md §8
+        assert f'role "{role}" does not exist' in check["database"]["error"]
         assert "not-the-password" not in verifier(svc.client).text
         database.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'not-the-password'")
         try:
