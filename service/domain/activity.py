@@ -1,6 +1,5 @@
 """What the webhook has answered, counted in memory (docs/contract.md §6): today's answers by status
-and
-the signature failures of the last 24 hours, each with the instant counting began (a restart
+and the signature failures of the last 24 hours, each with the instant counting began (a restart
 starts them again, and the status page says since when). Pure: the caller gives the instants.
 """
 

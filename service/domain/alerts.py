@@ -1,6 +1,5 @@
 """The operators' alerts (docs/contract.md §6): when each is raised and cleared. Pure: the caller
-gives
-the facts at an instant; `AlertBook.evaluate` answers the changes, each once.
+gives the facts at an instant; `AlertBook.evaluate` answers the changes, each once.
 
 An alert is raised once when its condition starts to hold and cleared once when it stops; while
 it lasts, nothing is repeated. The conditions:

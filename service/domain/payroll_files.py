@@ -1,6 +1,5 @@
 """The month-end payroll export's files (docs/contract.md §7): the `.xlsx` the payroll clerk opens
-(three
-sheets) and the `.csv` of its `Récapitulatif`, made in memory from a `Payroll`. No I/O.
+(three sheets) and the `.csv` of its `Récapitulatif`, made in memory from a `Payroll`. No I/O.
 
 Used by `GET /api/export/{YYYY-MM}.xlsx|csv` (service/http/export.py), by
 `python -m service export` and by `make simulate`; the database side is

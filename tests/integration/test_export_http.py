@@ -1,6 +1,5 @@
 """`GET /api/export/{YYYY-MM}.xlsx|csv` in process (docs/contract.md §6, §7): the operators' auth,
-the
-answers, and files whose figures are `pointage_resume`'s."""
+the answers, and files whose figures are `pointage_resume`'s."""
 
 from __future__ import annotations
 

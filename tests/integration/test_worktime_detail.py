@@ -1,6 +1,5 @@
 """docs/contract.md §7, by example: the anomaly reason of each punch (`pointage.motif_anomalie`) and
-the
-day rows (`v_pointage_jour`), from the reference model and from the database alike. The random
+the day rows (`v_pointage_jour`), from the reference model and from the database alike. The random
 histories of tests/integration/test_worktime_properties.py hold the two to each other beyond these
 examples.
 """
