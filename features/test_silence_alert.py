@@ -87,9 +87,7 @@ def running(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
         chat.route(host="testserver.local").pass_through()
         with TestClient(create_app(settings)) as client:
             monitor = client.app.state.runtime.monitor
-            monitor.clock = clock  # the scenario's time, from here on
-            monitor.started_at = clock.now
-            monitor.activity.since = clock.now
+            client.blocking_portal.call(monitor.watch_from, clock)  # the scenario's time
             world.update(client=client, clock=clock, monitor=monitor)
             yield world
 

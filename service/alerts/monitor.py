@@ -96,6 +96,7 @@ class AlertMonitor:
         self.listeners: list[Callable[[Change], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # a delivery was answered: look soon
+        self._looking = asyncio.Lock()
         self._seeded = False
 
     # -- facts ------------------------------------------------------------------------------------
@@ -138,8 +139,23 @@ class AlertMonitor:
 
     # -- evaluation -------------------------------------------------------------------------------
 
+    async def watch_from(self, clock: Clock) -> None:
+        """From now on, time is `clock`'s, and watching starts at its present (scenarios and
+        simulations drive time this way). Between two looks: none sees half of the change."""
+        async with self._looking:
+            self.clock = clock
+            self.started_at = clock()
+            self.activity.since = self.started_at
+            self._database = StateClock(self.started_at)
+
     async def check(self) -> list[Change]:
-        """Look once: evaluate the alerts now and report each change."""
+        """Look once: evaluate the alerts now and report each change. One look at a time, each
+        reading the clock when its turn comes: a look that began earlier never evaluates
+        older facts after a later one (it would clear what the later one raised)."""
+        async with self._looking:
+            return await self._check()
+
+    async def _check(self) -> list[Change]:
         now = self.clock()
         database = self._database.observe(self._database_up(), now)
         spool = await self.read_spool()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SIGNATURE_WINDOW = timedelta(hours=24)
+HOURLY_WINDOW = timedelta(hours=48)  # deliveries per hour kept, for the status page's chart
 MAX_REMEMBERED = 100_000  # signature failures kept; a flood beyond this is counted as this many
 
 
@@ -23,6 +24,9 @@ class Activity:
     _today_since: datetime | None = None
     _signature_failures: deque[datetime] = field(default_factory=deque)
     last_acknowledged: datetime | None = None  # the last 200 or 202, in this process
+    # Deliveries acknowledged (200, 202) per hour (UTC start): what the service itself answered,
+    # so that an outage still shows the deliveries it queued.
+    _hourly: Counter[datetime] = field(default_factory=Counter)
 
     def record(self, answer: str, http_status: int, at: datetime) -> None:
         self._roll(at)
@@ -33,6 +37,15 @@ class Activity:
                 self._signature_failures.popleft()
         if http_status in (200, 202):
             self.last_acknowledged = max(at, self.last_acknowledged or at)
+            hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            if hour not in self._hourly:  # a new hour: forget those past the window
+                for old in [h for h in self._hourly if h <= hour - HOURLY_WINDOW]:
+                    del self._hourly[old]
+            self._hourly[hour] += 1
+
+    def acknowledged_per_hour(self) -> dict[datetime, int]:
+        """Deliveries acknowledged per hour (UTC hour starts), over the last 48 hours."""
+        return dict(self._hourly)
 
     def _roll(self, now: datetime) -> None:
         today = now.astimezone(self.zone).date()

@@ -52,7 +52,7 @@ ADVICE: dict[Cause, Advice] = {
         "corriger l'hôte dans DATABASE_URL",
     ),
     Cause.REFUSED: Advice(
-        "nothing listens at the database's host and port (connection refused)",
+        "connection refused: nothing listens at the database's host and port",
         "start PostgreSQL, or fix the port in DATABASE_URL",
         "connexion refusée : aucun serveur PostgreSQL n'écoute à cette adresse",
         "démarrer PostgreSQL, ou corriger le port dans DATABASE_URL",

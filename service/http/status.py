@@ -6,6 +6,7 @@ are the read side's (service/operations/status.py); this module renders them.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.alerts import duration_fr
+from service.domain.headline import typographie
 from service.http import paths
 from service.http.status_chart import chart, plural
 from service.operations.status import StatusAnswer, StatusReport
@@ -34,6 +36,22 @@ REASONS_FR = {
     "entree_repetee": "entrée répétée",
     "sortie_sans_poste": "sortie sans poste",
     "poste_trop_long": "poste de plus de 24 h",
+}
+DAYS_FR = {
+    "mon": "lun.",
+    "tue": "mar.",
+    "wed": "mer.",
+    "thu": "jeu.",
+    "fri": "ven.",
+    "sat": "sam.",
+    "sun": "dim.",
+    "lun": "lun.",
+    "mar": "mar.",
+    "mer": "mer.",
+    "jeu": "jeu.",
+    "ven": "ven.",
+    "sam": "sam.",
+    "dim": "dim.",
 }
 KINDS_FR = {
     "entree": "entrée",
@@ -80,6 +98,19 @@ class French:
 
     def day(self, instant: datetime | None) -> str:
         return "—" if instant is None else f"{instant.astimezone(self.zone):%d/%m/%Y %H:%M}"
+
+    @staticmethod
+    def typo(text: str) -> str:
+        """French typography for a text made elsewhere (an alert's detail)."""
+        return typographie(text)
+
+    @staticmethod
+    def hours(text: str) -> str:
+        """WORKING_HOURS in French: `Mon-Sat 06:00-20:00` → « lun.–sam. 06:00–20:00 »."""
+        text = re.sub(
+            r"\b[a-z]{3}\b", lambda m: DAYS_FR.get(m[0].lower(), m[0]), text, flags=re.IGNORECASE
+        )
+        return re.sub(r"(?<=[.\d])\s*-\s*(?=[a-z\d])", "–", text)
 
     @staticmethod
     def duration(seconds: float | None) -> str:

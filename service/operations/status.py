@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alerts.monitor import AlertMonitor
 from service.db.errors import classify
 from service.db.status_queries import DatabaseFacts, read_status
+from service.domain.alerts import duration_fr
+from service.domain.headline import Headline, HeadlineFacts, headline
 from service.outbox.spool import Spool, SpoolError, SpoolStatus
 from service.recovery.recovery import Recovery
 from service.settings import Settings
@@ -47,6 +49,16 @@ class SpoolStatusFacts(msgspec.Struct):
     oldest_pending_s: float | None
     stranded: int
     quarantined: int
+    quarantined_24h: int  # went to the quarantine in the last 24 hours
+
+
+class StatusHeadline(msgspec.Struct):
+    """The page's headline (domain/headline.py): green only when all is well."""
+
+    level: str  # "ok" (green), "warn" (orange), "bad" (red: an alert is raised)
+    title: str
+    lines: list[str]
+    actions: list[str]
 
 
 class DeliveryFacts(msgspec.Struct):
@@ -102,7 +114,7 @@ class EmployeeAnomalyFacts(msgspec.Struct):
 
 class MonthAnomalies(msgspec.Struct):
     month: str  # YYYY-MM
-    employees: list[EmployeeAnomalyFacts]
+    employees: list[EmployeeAnomalyFacts] | None  # null: not read
 
 
 class AlertFacts(msgspec.Struct):
@@ -121,16 +133,20 @@ class AlertSettings(msgspec.Struct):
 
 
 class StatusAnswer(msgspec.Struct):
+    """What /status shows; a figure the service could not read is null (unknown), never 0."""
+
     generated_at: datetime
     started_at: datetime
+    headline: StatusHeadline
     database: DatabaseStatus
-    spool: SpoolStatusFacts | None
+    spool: SpoolStatusFacts | None  # null: the spool could not be read
+    database_read: bool  # false: the database's facts below are unknown (null)
     last_delivery: DeliveryFacts | None
-    locations: list[LocationFacts]
-    deliveries_per_hour: list[HourCount]
+    locations: list[LocationFacts] | None
+    deliveries_per_hour: list[HourCount]  # what the service answered, and the database holds
     answers_today: Counted
     signature_failures: SignatureFailures
-    unmapped_users: list[UnmappedUser]
+    unmapped_users: list[UnmappedUser] | None
     anomalies: MonthAnomalies
     alerts: list[AlertFacts]
     alerting: AlertSettings
@@ -143,6 +159,13 @@ def month_of(now: datetime, zone: ZoneInfo) -> tuple[date, tuple[datetime, datet
     start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
     end = datetime.combine(following, datetime.min.time(), zone).astimezone(UTC)
     return first, (start, end)
+
+
+def _per_hour(facts: DatabaseFacts | None, answered: dict[datetime, int]) -> dict[datetime, int]:
+    """Deliveries per hour: what the service itself answered (queued ones too), and for hours
+    before it started, what the database holds (its arrival times); the larger of the two."""
+    stored = {hour.astimezone(UTC): n for hour, n in (facts.hourly if facts else {}).items()}
+    return {hour: max(stored.get(hour, 0), answered.get(hour, 0)) for hour in {*stored, *answered}}
 
 
 def hours_ending(now: datetime) -> list[datetime]:
@@ -192,11 +215,13 @@ class StatusReport:
                 problem = classify(exc)
                 read_error = problem.sentence
                 log.warning("status page: the database's facts were not read: %s", problem)
-        hourly = {hour.astimezone(UTC): n for hour, n in (facts.hourly if facts else {}).items()}
+        hourly = _per_hour(facts, monitor.activity.acknowledged_per_hour())
         month, _ = month_of(now, monitor.zone)
+        report = self._report(now, cause.code if cause else None, spool)
         return StatusAnswer(
             generated_at=now,
             started_at=monitor.started_at,
+            headline=StatusHeadline(report.level, report.title, report.lines, report.actions),
             database=DatabaseStatus(
                 state={True: "up", False: "down", None: "unknown"}[database.up],
                 since=database.since,
@@ -213,14 +238,18 @@ class StatusReport:
                 oldest_pending_s=(now - spool.oldest).total_seconds() if spool.oldest else None,
                 stranded=spool.stranded_count,
                 quarantined=spool.quarantined,
+                quarantined_24h=spool.quarantined_24h,
             )
             if spool
             else None,
+            database_read=facts is not None,
             last_delivery=_delivery(facts),
             locations=[
                 LocationFacts(x.location, x.received_at, x.user_id, x.name, x.kind)
-                for x in (facts.per_location if facts else [])
-            ],
+                for x in facts.per_location
+            ]
+            if facts
+            else None,
             deliveries_per_hour=[HourCount(h, hourly.get(h, 0)) for h in hours_ending(now)],
             answers_today=Counted(
                 since=monitor.activity.today_since(now), counts=monitor.activity.today(now)
@@ -239,16 +268,20 @@ class StatusReport:
                     u.punches,
                     u.mapping_sql,
                 )
-                for u in (facts.unmapped if facts else [])
-            ],
+                for u in facts.unmapped
+            ]
+            if facts
+            else None,
             anomalies=MonthAnomalies(
                 month=f"{month:%Y-%m}",
                 employees=[
                     EmployeeAnomalyFacts(
                         a.user_id, a.equipe_id, a.name, a.anomalies, a.punches, a.reasons
                     )
-                    for a in (facts.anomalies if facts else [])
-                ],
+                    for a in facts.anomalies
+                ]
+                if facts
+                else None,
             ),
             alerts=[AlertFacts(a.name, a.title, a.since, a.detail) for a in monitor.active],
             alerting=AlertSettings(
@@ -258,6 +291,36 @@ class StatusReport:
                 alert_after_s=settings.alert_after,
                 webhook=monitor.notifier.enabled,
             ),
+        )
+
+    def _report(self, now: datetime, cause: str | None, spool: SpoolStatus | None) -> Headline:
+        database = self._recovery.state()
+        detail = self._recovery.cause
+        since = ""
+        if database.up is False:
+            local = database.since.astimezone(self.monitor.zone)
+            day = (
+                ""
+                if local.date() == now.astimezone(self.monitor.zone).date()
+                else f"le {local:%d/%m} "
+            )
+            since = f"depuis {day}{local:%H:%M} (il y a {duration_fr(now - database.since)})"
+        return headline(
+            HeadlineFacts(
+                database_up=database.up,
+                database_since=database.since,
+                cause=cause,
+                cause_detail=detail.sentence if detail else None,
+                pending=spool.pending if spool else None,
+                oldest_pending=spool.oldest if spool else None,
+                stranded=spool.stranded_count if spool else None,
+                quarantined_24h=spool.quarantined_24h if spool else None,
+                alerts=tuple(alert.title for alert in self.monitor.active),
+                role=self._recovery.role,
+                schema=self._recovery.schema,
+            ),
+            now,
+            since_text=since,
         )
 
     async def _read_spool(self) -> SpoolStatus | None:

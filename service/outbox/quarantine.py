@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from service.outbox.spool_file import SpooledDelivery, SpoolError, SpoolFile, _reason
 
@@ -31,9 +31,9 @@ class Quarantine(SpoolFile):
         def insert() -> list[str | None]:
             with self._transaction() as db:
                 db.execute(
-                    "INSERT INTO quarantine (event_id, body, reason, received_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (event_id, body, reason, at.isoformat()),
+                    "INSERT INTO quarantine (event_id, body, reason, received_at, quarantined_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (event_id, body, reason, at.isoformat(), _now()),
                 )
                 return self._evict(db)
 
@@ -50,9 +50,15 @@ class Quarantine(SpoolFile):
         def move() -> list[str | None]:
             with self._transaction() as db:
                 db.execute(
-                    "INSERT INTO quarantine (event_id, body, reason, received_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (delivery.event_id, delivery.body, reason, delivery.received_at.isoformat()),
+                    "INSERT INTO quarantine (event_id, body, reason, received_at, quarantined_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        delivery.event_id,
+                        delivery.body,
+                        reason,
+                        delivery.received_at.isoformat(),
+                        _now(),
+                    ),
                 )
                 db.execute("DELETE FROM delivery WHERE seq = ?", (delivery.seq,))
                 return self._evict(db)
@@ -132,8 +138,20 @@ class Quarantine(SpoolFile):
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool {self.path}: {_reason(exc)}") from exc
 
+    def quarantined_since(self, since: datetime) -> int:
+        """Deliveries that went to the quarantine at or after `since`."""
+        (row,) = self._run(
+            "SELECT count(*) FROM quarantine WHERE coalesce(quarantined_at, received_at) >= ?",
+            since.isoformat(),
+        )
+        return int(str(row[0]))
+
     def quarantined(self) -> int:
         (row,) = self._run("SELECT count(*) FROM quarantine")
         return int(str(row[0]))
 
     # -- the whole picture ----------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from service.outbox.quarantine import Quarantine, Quarantined
 from service.outbox.spool_file import (
@@ -50,6 +50,7 @@ class SpoolStatus:
     quarantined: int
     stranded: list[Stranded]
     quarantine_bytes: int = 0
+    quarantined_24h: int = 0  # went to the quarantine in the last 24 hours
 
     @property
     def stranded_count(self) -> int:
@@ -182,6 +183,7 @@ class Spool(Quarantine, StrandedDeliveries):
             quarantined=int(str(quarantine[0])),
             stranded=self.stranded(),
             quarantine_bytes=int(str(quarantine[1])),
+            quarantined_24h=self.quarantined_since(datetime.now(UTC) - timedelta(hours=24)),
         )
 
 

@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
     received_at TEXT NOT NULL
 );
 """
+# Added since: when a delivery went to the quarantine (the status page counts the last 24 hours;
+# rows from before it count from their arrival).
+_QUARANTINED_AT = "ALTER TABLE quarantine ADD COLUMN quarantined_at TEXT"
 
 # Spool files written before the tables had English names (livraison, quarantaine, recu_le):
 # their rows move to the new tables, keeping their order, in the transaction that creates them.
@@ -191,6 +194,9 @@ class SpoolFile:
             self._db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(quarantine)")}
+            if "quarantined_at" not in columns:
+                self._db.execute(_QUARANTINED_AT)
             old = self._db.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'livraison'"
             ).fetchone()

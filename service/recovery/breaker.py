@@ -98,6 +98,14 @@ class Breaker:
             return None
         return self.apply_problem or self.problem
 
+    @property
+    def role(self) -> str:
+        return self._role
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
     def _todo(self, problem: DatabaseProblem) -> str:
         cause = problem.cause or Cause.OTHER
         return cause.advice.todo.format(grants=grants_for(self._role, self._schema))

@@ -108,6 +108,16 @@ class Recovery:
         return self._breaker.cause
 
     @property
+    def role(self) -> str:
+        """The service's role in the database, and the schema its objects go to (as the last
+        check read them): what the GRANTs of a `privileges` cause name."""
+        return self._breaker.role
+
+    @property
+    def schema(self) -> str:
+        return self._breaker.schema
+
+    @property
     def apply_problem(self) -> DatabaseProblem | None:
         """Why the schema could not be applied, as last tried."""
         return self._breaker.apply_problem

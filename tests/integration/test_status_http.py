@@ -126,6 +126,7 @@ def test_the_json_has_every_fact(client: TestClient[Any], delivered: dict[str, s
         "oldest_pending_s": None,
         "stranded": 0,
         "quarantined": 0,
+        "quarantined_24h": 0,
     }
     last = facts["last_delivery"]
     assert last["name"] == "Nour Trabelsi" and last["location"] == "Atelier Ksar Hellal"
@@ -171,7 +172,7 @@ def test_the_page_is_french_escaped_and_self_contained(
     for words in (
         "Base de données",
         "disponible",
-        "Spool",
+        "File d'attente locale",  # the spool, in French
         "Dernière livraison reçue",
         "Nour Trabelsi",
         "Dernier pointage par lieu",

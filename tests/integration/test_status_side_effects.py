@@ -84,9 +84,7 @@ def test_looking_at_the_page_during_a_silence_changes_nothing(
     with TestClient(create_app(settings)) as client:
         monitor = client.app.state.runtime.monitor
         monitor.interval = 3600.0  # the loop looks only when the test says, below
-        monitor.clock = clock
-        monitor.started_at = clock.now
-        monitor.activity.since = clock.now
+        client.blocking_portal.call(monitor.watch_from, clock)
         client.blocking_portal.call(monitor.check)  # the loop's look at 08:00: all is well
         clock.now += timedelta(hours=3)  # 11:00 on a working day, nothing since 08:00
 

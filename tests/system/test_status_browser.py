@@ -196,8 +196,8 @@ def _check_facts(dom: str) -> None:
         "Atelier Ksar Hellal",  # the last per location
         "Dépôt Sousse",
         "Livraisons par heure (48 h)",
-        "enregistrées : ",  # today's answers by status
-        "refusées : ",
+        "enregistrées&nbsp;: ",  # today's answers by status (French typography: no-break space)
+        "refusées&nbsp;: ",
         "Signatures refusées (24 h)",
         "UPDATE equipe SET timemoto_user_id = 'u-nouveau' WHERE id = …;",
         "matricule LP-&lt;b&gt;77&lt;/b&gt;",
