@@ -16,7 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
 from service.alerts.monitor import AlertMonitor
-from service.http import alert_metrics, connections, paths
+from service.http import alert_metrics, paths
 from service.http.docs_assets import docs_assets_router
 from service.http.export import export_month
 from service.http.health import health, ready
@@ -29,6 +29,7 @@ from service.http.webhook import Reception, receive_pointage
 from service.logs import configure_logging, secrets_of
 from service.outbox.spool import SpoolError, check_spool_dir
 from service.runtime import Runtime
+from service.server import connections
 from service.settings import ConfigurationError, Settings
 from service.shutdown import exit_cleanly_after_shutdown
 

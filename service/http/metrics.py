@@ -23,9 +23,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.http import connections, paths
+from service.http import paths
 from service.http.verifier import spool_state
 from service.runtime import Runtime
+from service.server import connections
 
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -86,7 +87,7 @@ class Metrics:
         self._evicted_seen = 0
         self.connections_open = Gauge(
             "timemoto_http_connections_open",
-            "HTTP connections open now (the guarded protocols of service.http.connections).",
+            "HTTP connections open now (the guarded protocols of service.server.connections).",
             registry=self.registry,
         )
         self.connections_closed = Counter(

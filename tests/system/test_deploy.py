@@ -54,7 +54,7 @@ def values(section: list[tuple[str, str]], key: str) -> list[str]:
 
 
 def graceful_seconds() -> int:
-    from service.serve import STOP_WAIT_S
+    from service.server.supervisor import STOP_WAIT_S
 
     return STOP_WAIT_S
 

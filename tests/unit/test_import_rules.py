@@ -26,7 +26,10 @@ LAYERS = {
     "service.intake": {"service.outbox", "service.db", "service.domain", "service.settings"},
     # The operators' alerts watch the spool and the database: beside the intake, below http.
     "service.alerts": {"service.outbox", "service.db", "service.domain", "service.settings"},
+    # The server room (the supervisor, uvicorn's guarded protocol) needs only the settings.
+    "service.server": {"service.settings"},
     "service.http": {
+        "service.server",
         "service.alerts",
         "service.intake",
         "service.outbox",

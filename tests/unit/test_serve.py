@@ -7,7 +7,12 @@ import socket
 
 import pytest
 
-from service.serve import SD_LISTEN_FDS_START, ServeError, bound_socket, inherited_socket
+from service.server.supervisor import (
+    SD_LISTEN_FDS_START,
+    ServeError,
+    bound_socket,
+    inherited_socket,
+)
 
 
 def test_no_listen_fds_means_no_inherited_socket() -> None:

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("service.serve")
+log = logging.getLogger("service.server.supervisor")
 
 GRACEFUL_SHUTDOWN_S = 20  # requests in flight may finish this long after SIGTERM
 STOP_WAIT_S = GRACEFUL_SHUTDOWN_S + 5  # then the worker is killed
@@ -127,7 +127,7 @@ class Supervisor:
         command = [
             sys.executable,
             "-m",
-            "service.serve",
+            "service.server.supervisor",
             "--fd",
             str(self.sock.fileno()),
             "--ready-fd",
@@ -275,12 +275,12 @@ def run_worker(fd: int, ready_fd: int, options: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.serve")
+    parser = argparse.ArgumentParser(prog="python -m service.server.supervisor")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    from service.http.connections import uvicorn_options
+    from service.server.connections import uvicorn_options
     from service.settings import Settings
 
     settings = Settings.from_env()  # the supervisor's environment and .env, as it read them

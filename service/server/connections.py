@@ -13,8 +13,8 @@ parser) is uvicorn's protocol with two additions:
   a request in progress is closed to make room. A request being served is never closed.
 
 So a new connection is always accepted and served at once, however many idle or half-sent ones
-are open. Use it with `python -m service serve` (which sets it), or
-`uvicorn --factory service.app:create_app --http service.http.connections:GuardedHttpToolsProtocol`.
+are open. Use it with `python -m service serve` (which sets it), or `uvicorn --factory
+service.app:create_app --http service.server.connections:GuardedHttpToolsProtocol`.
 With uvloop (what `uvicorn[standard]` runs), libuv handles running out of descriptors itself; with
 asyncio's own loop, accept() is retried after 50 ms instead of a second (see `configure`).
 """
