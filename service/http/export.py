@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import sqlalchemy.exc
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
 from litestar.openapi.spec import (
@@ -40,6 +42,8 @@ from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# Exactly this, ASCII digits only (`\d` would take `２０２６`), nothing around it, no trailing `/`.
+EXPORT_NAME = re.compile(r"[0-9]{4}-[0-9]{2}\.(?:xlsx|csv)")
 DATABASE_ERRORS = (sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError)
 
 
@@ -86,9 +90,18 @@ class ExportOperation(Operation):
     summary="Month-end payroll export (xlsx or csv)",
     operation_class=ExportOperation,
 )
-async def export_month(name: FromPath[str], runtime: NamedDependency[Runtime]) -> Response[bytes]:
+async def export_month(
+    name: FromPath[str], runtime: NamedDependency[Runtime], request: Request[Any, Any, Any]
+) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""
+    if request.scope["path"].endswith("/") or not name.endswith((".xlsx", ".csv")):
+        raise NotFoundException(detail=f"ask for YYYY-MM.xlsx or YYYY-MM.csv, not {name!r}")
+    if not EXPORT_NAME.fullmatch(name):
+        raise HTTPException(
+            status_code=422,
+            detail=f"the month must be written YYYY-MM (e.g. 2026-11), not {name!r}",
+        )
     try:
         month, fmt = parse_export_name(name)
     except UnknownFormat as exc:
