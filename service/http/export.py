@@ -95,7 +95,8 @@ async def export_month(
 ) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""
-    if request.scope["path"].endswith("/") or not name.endswith((".xlsx", ".csv")):
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    if raw_path.endswith(b"/") or not name.endswith((".xlsx", ".csv")):  # Litestar drops a `/`
         raise NotFoundException(detail=f"ask for YYYY-MM.xlsx or YYYY-MM.csv, not {name!r}")
     if not EXPORT_NAME.fullmatch(name):
         raise HTTPException(
