@@ -145,6 +145,12 @@ class _Guard:
     _head_tail = b""  # the last bytes of the headers so far: a CRLFCRLF may straddle two reads
     _body_received = 0
 
+    # uvicorn answers 503 to a request arriving while LIMIT_CONCURRENCY connections or tasks are
+    # open: with the ceiling full of slow clients, that refuses the delivery. The guarded protocols
+    # keep their ceiling (below that limit) by closing a slow client instead, so they take the
+    # limit from uvicorn, whose own check is off; one task per connection keeps the tasks below it.
+    _limit_concurrency: int | None = None
+
     def _guard_open(self) -> None:
         _open.add(self)
         self._make_room()
@@ -220,7 +226,7 @@ class _Guard:
 
     def _make_room(self) -> None:
         """Past the ceiling, close the connections that have waited longest without a request."""
-        ceiling = LIMITS.ceiling(self.limit_concurrency)  # type: ignore[attr-defined]
+        ceiling = LIMITS.ceiling(self._limit_concurrency)
         if len(_open) > ceiling:
             self._shed(lambda _: True, excess=len(_open) - ceiling)
 
@@ -243,6 +249,7 @@ class GuardedH11Protocol(_Guard, H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.app = _without_proxy_headers(self.app)
+        self._limit_concurrency, self.limit_concurrency = self.limit_concurrency, None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -273,6 +280,7 @@ class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.app = _without_proxy_headers(self.app)
+        self._limit_concurrency, self.limit_concurrency = self.limit_concurrency, None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
