@@ -68,7 +68,7 @@ def signed(prefix: str) -> tuple[str, bytes, dict[str, str]]:
     return document["id"], body, headers
 
 
-def deliver(url: str, tally: Tally, prefix: str, verify: str | bool = True) -> None:
+def deliver(url: str, tally: Tally, prefix: str, verify: ssl.SSLContext | bool = True) -> None:
     """One delivery on a new connection; its answer (or the transport error's name) counted."""
     event_id, body, headers = signed(prefix)
     try:
@@ -82,7 +82,7 @@ def deliver(url: str, tally: Tally, prefix: str, verify: str | bool = True) -> N
 
 
 def deliveries_during(
-    seconds: float, url: str, prefix: str, verify: str | bool = True, pause: float = 0.05
+    seconds: float, url: str, prefix: str, verify: ssl.SSLContext | bool = True, pause: float = 0.05
 ) -> Tally:
     tally = Tally()
     deadline = time.monotonic() + seconds

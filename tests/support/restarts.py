@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import threading
 import time
 import uuid
@@ -58,8 +59,16 @@ class Load:
     """`total` signed deliveries from `threads` threads at about `rate` per second, one attempt
     each (no retry: a refused connection is counted, not hidden)."""
 
-    def __init__(self, base_url: str, secret: str, total: int = 500, threads: int = 8) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        total: int = 500,
+        threads: int = 8,
+        verify: ssl.SSLContext | bool = True,  # for HTTPS: the CA file of a self-signed certificate
+    ) -> None:
         self.base_url = base_url
+        self.verify = verify
         self.secret = secret
         self.total = total
         self.threads = threads
@@ -86,7 +95,11 @@ class Load:
             }
             try:
                 answer = httpx.post(
-                    f"{self.base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=60
+                    f"{self.base_url}{paths.WEBHOOK}",
+                    content=body,
+                    headers=headers,
+                    timeout=60,
+                    verify=self.verify,
                 )
             except httpx.ConnectError as exc:
                 with self._lock:
