@@ -174,6 +174,7 @@ class Supervisor:
             return self._give_up(first)
         self.workers = [first]
         log.info("serving (worker %d); SIGHUP reloads without refusing connections", first.pid)
+        announce_ready_to_pm2()
         failures = 0
         while True:
             while self.signals:
@@ -234,6 +235,24 @@ class Supervisor:
         code = worker.process.wait()
         self.sock.close()
         return code if code else 1
+
+
+def announce_ready_to_pm2(environ: dict[str, str] | None = None) -> bool:
+    """Tell pm2 that this process serves (its `wait_ready`), as Node's `process.send('ready')`.
+
+    pm2 gives a forked app an IPC channel (NODE_CHANNEL_FD, one JSON message a line). With
+    `wait_ready` it takes an instance as started only on this message, so `pm2 reload` of several
+    instances restarts the next only once this one serves: behind nginx, nothing is refused.
+    """
+    env = os.environ if environ is None else environ
+    fd = env.get("NODE_CHANNEL_FD", "")
+    if not fd.isdigit():
+        return False
+    try:
+        os.write(int(fd), b'"ready"\n')
+    except OSError:
+        return False  # not pm2's channel after all: nothing to tell
+    return True
 
 
 # -- the worker --------------------------------------------------------------------------------

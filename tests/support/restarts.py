@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import ssl
+import subprocess
 import threading
 import time
 import uuid
@@ -162,3 +164,17 @@ def lost(database: Database, acknowledged: list[str], timeout: float = 60) -> li
 
 def environment(base: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}, **base}
+
+
+def pm2_binary() -> str | None:
+    """pm2, installed from npm (as root, when node is there) if missing; or None."""
+    found = shutil.which("pm2")
+    if found is None and shutil.which("npm") and os.geteuid() == 0:
+        subprocess.run(
+            ["npm", "install", "-g", "--silent", "pm2"],
+            check=False,
+            timeout=300,
+            capture_output=True,
+        )
+        found = shutil.which("pm2")
+    return found

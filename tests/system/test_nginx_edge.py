@@ -6,15 +6,21 @@ test_edge_attacks.py, sent to nginx, are absorbed there (deliveries meanwhile al
 workers' memory within +100 MB); the operators' rate limit sees the real client through
 X-Forwarded-For; a rolling restart of both instances (SIGTERM) under 500 deliveries refuses
 none and loses none. nginx comes from Debian (installed here with apt-get where allowed), else
-the module is skipped with the reason.
+the module is skipped with the reason. Then the same with pm2: the shipped ecosystem file runs
+two instances, and `pm2 reload` (pm2 from npm, else that test is skipped with the reason)
+restarts them one after the other under 500 deliveries.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,8 +39,15 @@ from tests.support.attacks import (
     slowloris,
 )
 from tests.support.hardening import env_for, stored
-from tests.support.nginx import ERP_ANSWER, ErpStandIn, Nginx, nginx_binary, render_site
-from tests.support.restarts import Load, lost
+from tests.support.nginx import (
+    ERP_ANSWER,
+    ROOT,
+    ErpStandIn,
+    Nginx,
+    nginx_binary,
+    render_site,
+)
+from tests.support.restarts import Load, environment, lost, pm2_binary
 from tests.support.webhook import SECRET as WEBHOOK_SECRET
 
 PASSWORD = "correct horse battery staple"
@@ -42,6 +55,7 @@ ATTACKERS = 400
 SECONDS = 12.0
 RSS_HEADROOM_MB = 100
 DELIVERIES = 500
+ECOSYSTEM = ROOT / "deploy" / "ecosystem.config.js"
 
 
 @dataclass
@@ -193,3 +207,88 @@ def test_a_rolling_restart_behind_nginx_refuses_nothing(edge: Edge, database_url
     assert outcome.sent == DELIVERIES
     assert (outcome.refused, outcome.failed, outcome.other) == (0, 0, {}), outcome
     assert missing == []
+
+
+def _two_free_ports() -> int:
+    """A port p with p + 1 free too (pm2 gives its instances PORT, PORT + 1)."""
+    for _ in range(50):
+        first = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+    raise AssertionError("no two free ports in a row")
+
+
+def _pm2_pids(pm2: str, env: dict[str, str]) -> list[int]:
+    listing = subprocess.run(
+        [pm2, "jlist"], env=env, check=True, capture_output=True, text=True, timeout=60
+    )
+    return sorted(app["pid"] for app in json.loads(listing.stdout))
+
+
+def test_pm2_reload_of_two_instances_behind_nginx_refuses_nothing(
+    edge: Edge, database_url: str, tmp_path: Path
+) -> None:
+    """The shipped ecosystem file with POINTAGE_INSTANCES=2, `pm2 reload timemoto-pointage`
+    twice under 500 deliveries through the shipped nginx site."""
+    pm2 = pm2_binary()
+    if pm2 is None:
+        pytest.skip("pm2 is missing and could not be installed (npm install -g pm2)")
+    binary = nginx_binary()
+    assert binary is not None  # the module's fixture found it
+    port = _two_free_ports()
+    env = environment(
+        {
+            "PM2_HOME": str(tmp_path / "pm2"),
+            "POINTAGE_INSTANCES": "2",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "TIMEMOTO_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "SPOOL_DIR": str(tmp_path / "data" / "spool"),
+        }
+    )
+
+    def run(*args: str) -> None:
+        subprocess.run([pm2, *args], env=env, check=True, timeout=180, capture_output=True)
+
+    https_port = free_port()
+    site = render_site(tmp_path, free_port(), https_port, [port, port + 1], edge.erp.port)
+    nginx = Nginx(binary, tmp_path, https_port)
+    run("start", str(ECOSYSTEM))  # returns once both serve (wait_ready)
+    try:
+        nginx.start(site)
+        for instance in (port, port + 1):
+            url = f"http://127.0.0.1:{instance}/ready"
+            assert wait_until(lambda u=url: _answers(u), 60), url
+        started = _pm2_pids(pm2, env)
+        load = Load(nginx.base_url, WEBHOOK_SECRET, DELIVERIES, verify=nginx.ca).start(20.0)
+        for turn in range(2):
+            wait_until(lambda t=turn: load.progress > DELIVERIES * (t + 1) // 3, 60)
+            run("reload", "timemoto-pointage")  # one instance after the other
+        outcome = load.join()
+        reloaded = _pm2_pids(pm2, env)
+    finally:
+        nginx.stop()
+        subprocess.run([pm2, "kill"], env=env, check=False, timeout=120, capture_output=True)
+    missing = lost(Database(database_url), outcome.acknowledged)
+    print(
+        f"\nbehind nginx, pm2 reload (2 instances) twice: {outcome.sent} deliveries, "
+        f"{outcome.refused} refused, {outcome.failed} failed, {outcome.other} other, "
+        f"{len(missing)} lost"
+    )
+    assert set(started).isdisjoint(reloaded)  # both were restarted
+    assert outcome.sent == DELIVERIES
+    assert (outcome.refused, outcome.failed, outcome.other) == (0, 0, {}), outcome
+    assert missing == []
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
