@@ -92,8 +92,9 @@ class Metrics:
         )
         self.connections_closed = Counter(
             "timemoto_http_connections_closed",
-            "Connections the service closed without a request: `shed` to make room for new "
-            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
+            "Connections the service closed without a whole request: `shed` to make room for "
+            "new ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT), `body_timeout` "
+            "(BODY_TIMEOUT), `headers_too_large` (answered 431).",
             ["reason"],
             registry=self.registry,
         )

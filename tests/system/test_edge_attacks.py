@@ -10,6 +10,8 @@ stay within +100 MB, and every acknowledged delivery must reach `pointage`.
 from __future__ import annotations
 
 import base64
+import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -19,6 +21,7 @@ from service.http import paths
 from simulator.flood import ServeProcess, raise_own_fd_limit
 from simulator.harness import Database, wait_until
 from tests.support.attacks import (
+    HEAD,
     Attack,
     Tally,
     children,
@@ -123,3 +126,14 @@ def test_rotating_forwarded_for_is_not_believed_and_the_admin_gets_in(
     held(service, database_url, tally, worker_rss(service), "guesses")
     assert service.log().count("operators' sign-in from 127.0.0.1 throttled") == 1
     assert service.log().count("proxy headers from 127.0.0.1 ignored") == 1
+
+
+def test_a_body_that_stops_coming_is_closed_after_body_timeout(service: ServeProcess) -> None:
+    """Below the ceiling nothing needs room: the deadline alone closes it (BODY_TIMEOUT=3)."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=20) as slow:
+        slow.sendall(HEAD + b"Content-Length: 100\r\nTimemoto-Signature: 00\r\n\r\n{")
+        started = time.monotonic()
+        assert slow.recv(1) == b""  # closed by the service, without an answer
+        assert 2.5 < time.monotonic() - started < 10
+    metrics = httpx.get(service.base_url + paths.METRICS, timeout=10).text
+    assert 'timemoto_http_connections_closed_total{reason="body_timeout"}' in metrics
