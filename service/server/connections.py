@@ -189,6 +189,7 @@ class _Guard:
 
     def _drop(self, abort: bool) -> None:
         self._enter("served")
+        _open.discard(self)  # now, not at connection_lost: the next arrival must not count it
         if abort:
             self._transport().abort()  # the descriptor is freed now, not after a handshake
         else:
