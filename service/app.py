@@ -18,7 +18,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.http import connections, paths
+from service.http import edge, paths
 from service.http.docs_assets import docs_assets_router
 from service.http.export import export_month
 from service.http.health import health, ready
@@ -34,6 +34,7 @@ from service.operations.status import StatusReport
 from service.operations.verification import Verification
 from service.outbox.spool import SpoolError, check_spool_dir
 from service.runtime import Runtime
+from service.server import connections
 from service.settings import ConfigurationError, Settings
 from service.shutdown import exit_cleanly_after_shutdown
 
@@ -105,14 +106,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise SystemExit(f"timemoto-pointage: {exc}") from None
     secrets = secrets_of(settings.webhook_secrets, settings.database_url)
     secrets += [settings.admin_password] if settings.admin_password else []
-    connections.configure(settings.header_timeout, settings.max_connections)
+    connections.configure(settings.header_timeout, settings.max_connections, settings.body_timeout)
     secrets += [settings.alert_webhook_url] if settings.alert_webhook_url else []
     # The webhook logs a line of its own per delivery: uvicorn's access line would repeat it.
     configure_logging(
         settings.log_level, settings.log_format, secrets, skip_access_paths=[paths.WEBHOOK]
     )
     # The operators' paths (docs/contract.md §6): HTTP Basic auth with ADMIN_PASSWORD, else 404.
-    gate = OperatorsGate(settings.admin_password)
+    gate = OperatorsGate(
+        settings.admin_password, trusted_proxies=edge.networks(settings.trusted_proxies)
+    )
     if not gate.enabled:
         log.info(ENABLE_HINT)
     operators = Router(
@@ -151,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         plugins=[SQLAlchemyPlugin(config=sessions)],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
+        before_send=[edge.secure_headers],
         # Each handler receives the parts it uses, never the runtime itself.
         dependencies={
             "reception": Provide(_reception, sync_to_thread=False),

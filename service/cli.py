@@ -28,10 +28,10 @@ from service.settings import ConfigurationError, Settings
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    """The supervisor of service/serve.py: holds the socket (systemd's, or HOST:PORT), runs the
-    application in a worker, reloads on SIGHUP without refusing a connection."""
+    """The supervisor (service/server/supervisor.py): holds the socket (systemd's, or HOST:PORT),
+    runs the application in a worker, reloads on SIGHUP without refusing a connection."""
     from service.logs import configure_logging, secrets_of
-    from service.serve import ServeError, Supervisor, bound_socket, inherited_socket
+    from service.server.supervisor import ServeError, Supervisor, bound_socket, inherited_socket
 
     settings.require_secret()  # one line now rather than a traceback from the factory
     check_spool_dir(settings.spool_dir)

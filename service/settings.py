@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,6 +152,23 @@ def _webhook_url(env: Mapping[str, str]) -> str | None:
     return url
 
 
+def _networks(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """Addresses or networks separated by commas: `127.0.0.1, 10.0.0.0/8, ::1`, written as
+    networks (`127.0.0.1/32`)."""
+    networks = []
+    for item in (env.get(key) or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"{key} must list IP addresses or networks separated by commas "
+                f"(e.g. 127.0.0.1,10.0.0.0/8), not {item.strip()!r}"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     webhook_secrets: tuple[str, ...]
@@ -176,6 +194,10 @@ class Settings:
     probe_max_delay: float = 5.0
     keepalive_timeout: float = 5.0
     header_timeout: float = 10.0
+    body_timeout: float = 10.0  # a request's body must be complete this long after its headers
+    # The reverse proxies (nginx) whose X-Forwarded-For / Forwarded say who the client is; from any
+    # other address those headers are ignored. Empty: the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()  # networks, e.g. 127.0.0.1/32
     limit_concurrency: int = 4096
     max_connections: int | None = None  # None: from the file descriptor limit
     # The operators' alerts (docs/contract.md §6): silence counted inside WORKING_HOURS only.
@@ -215,6 +237,8 @@ class Settings:
             probe_max_delay=_float(env, "PROBE_MAX_DELAY", 5.0),
             keepalive_timeout=_float(env, "KEEPALIVE_TIMEOUT", 5.0),
             header_timeout=_float(env, "HEADER_TIMEOUT", 10.0),
+            body_timeout=_float(env, "BODY_TIMEOUT", 10.0),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 4096),
             max_connections=(
                 _int(env, "MAX_CONNECTIONS", 1) if env.get("MAX_CONNECTIONS") else None

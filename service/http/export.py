@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
 from litestar.openapi.spec import (
@@ -35,6 +37,9 @@ from service.http import paths
 from service.operations.payroll import PayrollReader, PayrollUnavailable
 
 log = logging.getLogger(__name__)
+
+# Exactly this, ASCII digits only (`\d` would take `２０２６`), nothing around it, no trailing `/`.
+EXPORT_NAME = re.compile(r"[0-9]{4}-[0-9]{2}\.(?:xlsx|csv)")
 
 ERROR_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -81,11 +86,20 @@ class ExportOperation(Operation):
 )
 async def export_month(
     name: FromPath[str],
+    request: Request[Any, Any, Any],
     payroll_reader: NamedDependency[PayrollReader],
     db_session: NamedDependency[AsyncSession],
 ) -> Response[bytes]:
     """`YYYY-MM.xlsx` (sheets Récapitulatif, Détail par jour, Anomalies) or `YYYY-MM.csv` (the
     Récapitulatif). 422 for a month that does not exist, 503 when the database cannot answer."""
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    if raw_path.endswith(b"/") or not name.endswith((".xlsx", ".csv")):  # Litestar drops a `/`
+        raise NotFoundException(detail=f"ask for YYYY-MM.xlsx or YYYY-MM.csv, not {name!r}")
+    if not EXPORT_NAME.fullmatch(name):
+        raise HTTPException(
+            status_code=422,
+            detail=f"the month must be written YYYY-MM (e.g. 2026-11), not {name!r}",
+        )
     try:
         month, fmt = parse_export_name(name)
     except UnknownFormat as exc:

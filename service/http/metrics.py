@@ -30,10 +30,11 @@ from prometheus_client.registry import Collector
 
 from service.alerts.monitor import AlertMonitor
 from service.domain.diagnosis import Cause
-from service.http import alert_metrics, connections, paths
+from service.http import alert_metrics, paths
 from service.operations.verification import spool_state
 from service.outbox.spool import Spool
 from service.recovery.recovery import Recovery
+from service.server import connections
 
 CAUSES = [cause.value for cause in Cause]
 # Seconds; a delivery normally takes milliseconds, the database timeouts bound the slow end.
@@ -135,13 +136,14 @@ class PartsCollector(Collector):
         yield cause
         yield GaugeMetricFamily(
             "timemoto_http_connections_open",
-            "HTTP connections open now (the guarded protocols of service.http.connections).",
+            "HTTP connections open now (the guarded protocols of service.server.connections).",
             value=connections.open_count(),
         )
         closed = CounterMetricFamily(
             "timemoto_http_connections_closed",
-            "Connections the service closed without a request: `shed` to make room for new "
-            "ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT).",
+            "Connections the service closed without a whole request: `shed` to make room for "
+            "new ones (MAX_CONNECTIONS), `header_timeout` (HEADER_TIMEOUT), `body_timeout` "
+            "(BODY_TIMEOUT), `headers_too_large` (answered 431).",
             labels=["reason"],
         )
         for reason, count in sorted(connections.closed_counts().items()):

@@ -3,7 +3,11 @@
 `ADMIN_PASSWORD` set: a request needs the user `admin` and that password (compared in constant
 time), else 401 with `WWW-Authenticate: Basic`; a client address with `FAILURE_LIMIT` failures
 within `FAILURE_WINDOW` seconds gets 429 with `Retry-After` until the oldest of them has left the
-window. Unset: the paths answer 404, as if they did not exist.
+window (logged once, when it starts). Unset: the paths answer 404, as if they did not exist.
+
+The address is the client's own: the peer's, or behind a proxy in TRUSTED_PROXIES the one its
+`X-Forwarded-For` names (service/http/edge.py); a header the client writes itself is never
+believed. So a guesser locks out only itself: the admin, from another address, is never refused.
 
 The parts that decide (`credentials_match`, `FailureWindow`, `OperatorsGate.verdict`) need no
 server; `OperatorsGate.guard` is the Litestar guard that applies the verdict. Routers holding the
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -25,6 +30,10 @@ from typing import Any, Literal
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
+
+from service.http.edge import Network, UntrustedProxyNotice, client_address
+
+log = logging.getLogger(__name__)
 
 USER = "admin"
 REALM = "timemoto-pointage"
@@ -69,6 +78,7 @@ class FailureWindow:
         self.clock = clock
         self.max_addresses = max_addresses
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._throttled: set[str] = set()  # said in the log, until their failures are forgotten
 
     def _recent(self, address: str, now: float) -> deque[float]:
         failures = self._failures.get(address)
@@ -78,6 +88,7 @@ class FailureWindow:
             failures.popleft()
         if not failures:
             del self._failures[address]
+            self._throttled.discard(address)
         return failures
 
     def retry_after(self, address: str) -> int | None:
@@ -90,14 +101,21 @@ class FailureWindow:
         frees_at = failures[-self.limit] + self.window
         return max(1, math.ceil(frees_at - now))
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str) -> bool:
+        """Count a failure; True when it starts the address's throttling (first time only, until
+        its failures are all forgotten)."""
         now = self.clock()
         failures = self._recent(address, now)
         failures.append(now)
         self._failures[address] = failures
         self._failures.move_to_end(address)
         while len(self._failures) > self.max_addresses:
-            self._failures.popitem(last=False)
+            forgotten, _ = self._failures.popitem(last=False)
+            self._throttled.discard(forgotten)
+        if len(failures) >= self.limit and address not in self._throttled:
+            self._throttled.add(address)
+            return True
+        return False
 
     def succeeded(self, address: str) -> None:
         self._failures.pop(address, None)
@@ -112,9 +130,16 @@ class Verdict:
 class OperatorsGate:
     """The decision for one request to an operators' path, and the guard that enforces it."""
 
-    def __init__(self, password: str | None, failures: FailureWindow | None = None) -> None:
+    def __init__(
+        self,
+        password: str | None,
+        failures: FailureWindow | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.password = password or None
         self.failures = failures or FailureWindow()
+        self.trusted_proxies = trusted_proxies
+        self.untrusted_proxy = UntrustedProxyNotice()
 
     @property
     def enabled(self) -> bool:
@@ -129,11 +154,26 @@ class OperatorsGate:
         if credentials_match(authorization, self.password):
             self.failures.succeeded(address)
             return Verdict("allow")
-        self.failures.failed(address)
+        if self.failures.failed(address):
+            log.warning(
+                "operators' sign-in from %s throttled: %d failures within %.0f s (429 until they "
+                "stop)",
+                address,
+                self.failures.limit,
+                self.failures.window,
+            )
         return Verdict("unauthorized")
 
     def guard(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        address = connection.client.host if connection.client else "unknown"
+        peer = connection.client.host if connection.client else None
+        # Several lines of one header read as one list, as HTTP says.
+        proxy_headers = {
+            name: ", ".join(connection.headers.getall(name))
+            for name in ("x-forwarded-for", "forwarded")
+            if name in connection.headers
+        }
+        self.untrusted_proxy.check(peer, proxy_headers, self.trusted_proxies)
+        address = client_address(peer, proxy_headers, self.trusted_proxies)
         verdict = self.verdict(connection.headers.get("authorization"), address)
         if verdict.outcome == "absent":
             raise NotFoundException()

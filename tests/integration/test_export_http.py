@@ -162,6 +162,40 @@ async def test_a_month_that_does_not_exist_gets_422(client: AsyncTestClient[Any]
     assert (await get(client, "2026-11.pdf")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("２０２６-11.csv", 422),  # full-width digits are digits to `\\d`, not to payroll
+        ("%20%202026-11.csv", 422),
+        ("2026-11.CSV", 404),
+        ("2026-11.csv/", 404),
+        ("2026-11.xlsx/", 404),
+    ],
+)
+async def test_only_yyyy_mm_in_ascii_digits_is_a_month(
+    client: AsyncTestClient[Any], path: str, status: int
+) -> None:
+    answer = await client.get(f"{paths.EXPORT}/{path}", headers=auth())
+    assert answer.status_code == status
+    assert "content-disposition" not in answer.headers
+
+
+async def test_every_answer_has_one_charset_nosniff_and_no_referrer(
+    client: AsyncTestClient[Any],
+) -> None:
+    for path, headers in (
+        (f"{paths.EXPORT}/2026-11.csv", auth()),
+        (paths.STATUS, auth()),
+        (paths.STATUS, {}),
+        ("/nowhere", {}),
+        (paths.HEALTH, {}),
+    ):
+        answer = await client.get(path, headers=headers)
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["referrer-policy"] == "no-referrer", path
+        assert answer.headers.get("content-type", "").lower().count("charset") <= 1, path
+
+
 async def test_a_month_with_no_punches_gives_headers_only(client: AsyncTestClient[Any]) -> None:
     answer = await get(client, "2024-02.xlsx")
     assert answer.status_code == 200

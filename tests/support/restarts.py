@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 import uuid
@@ -58,8 +61,16 @@ class Load:
     """`total` signed deliveries from `threads` threads at about `rate` per second, one attempt
     each (no retry: a refused connection is counted, not hidden)."""
 
-    def __init__(self, base_url: str, secret: str, total: int = 500, threads: int = 8) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        total: int = 500,
+        threads: int = 8,
+        verify: ssl.SSLContext | bool = True,  # for HTTPS: the CA file of a self-signed certificate
+    ) -> None:
         self.base_url = base_url
+        self.verify = verify
         self.secret = secret
         self.total = total
         self.threads = threads
@@ -86,7 +97,11 @@ class Load:
             }
             try:
                 answer = httpx.post(
-                    f"{self.base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=60
+                    f"{self.base_url}{paths.WEBHOOK}",
+                    content=body,
+                    headers=headers,
+                    timeout=60,
+                    verify=self.verify,
                 )
             except httpx.ConnectError as exc:
                 with self._lock:
@@ -149,3 +164,17 @@ def lost(database: Database, acknowledged: list[str], timeout: float = 60) -> li
 
 def environment(base: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}, **base}
+
+
+def pm2_binary() -> str | None:
+    """pm2, installed from npm (as root, when node is there) if missing; or None."""
+    found = shutil.which("pm2")
+    if found is None and shutil.which("npm") and os.geteuid() == 0:
+        subprocess.run(
+            ["npm", "install", "-g", "--silent", "pm2"],
+            check=False,
+            timeout=300,
+            capture_output=True,
+        )
+        found = shutil.which("pm2")
+    return found

@@ -29,7 +29,13 @@ ECOSYSTEM = DEPLOY / "ecosystem.config.js"
 INSTALLED_AT = "/opt/timemoto-pointage"  # where deploy/README.md puts the checkout
 SERVE = ["-m", "service", "serve"]
 SOCKET = DEPLOY / "timemoto-pointage.socket"
-PASSED_THROUGH = {"TIMEMOTO_WEBHOOK_SECRET", "DATABASE_URL"}
+PASSED_THROUGH = {
+    "TIMEMOTO_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "DATA_DIR",
+    "SPOOL_DIR",
+    "POINTAGE_INSTANCES",
+}
 
 
 def read_unit(text: str) -> dict[str, list[tuple[str, str]]]:
@@ -54,7 +60,7 @@ def values(section: list[tuple[str, str]], key: str) -> list[str]:
 
 
 def graceful_seconds() -> int:
-    from service.serve import STOP_WAIT_S
+    from service.server.supervisor import STOP_WAIT_S
 
     return STOP_WAIT_S
 

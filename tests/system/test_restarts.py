@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from simulator.harness import Database, free_port, wait_until
-from tests.support.restarts import Load, children, environment, lost
+from tests.support.restarts import Load, children, environment, lost, pm2_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "restart-secret"
@@ -113,15 +113,7 @@ def test_a_restart_under_socket_activation_refuses_nothing_and_loses_nothing(
 
 @pytest.fixture(scope="module")
 def pm2() -> Iterator[str]:
-    found = shutil.which("pm2")
-    if found is None and shutil.which("npm") and os.geteuid() == 0:
-        subprocess.run(
-            ["npm", "install", "-g", "--silent", "pm2"],
-            check=False,
-            timeout=300,
-            capture_output=True,
-        )
-        found = shutil.which("pm2")
+    found = pm2_binary()
     if found is None:
         pytest.skip("pm2 is missing and could not be installed (npm install -g pm2)")
     yield found

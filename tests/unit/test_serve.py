@@ -7,7 +7,13 @@ import socket
 
 import pytest
 
-from service.serve import SD_LISTEN_FDS_START, ServeError, bound_socket, inherited_socket
+from service.server.supervisor import (
+    SD_LISTEN_FDS_START,
+    ServeError,
+    announce_ready_to_pm2,
+    bound_socket,
+    inherited_socket,
+)
 
 
 def test_no_listen_fds_means_no_inherited_socket() -> None:
@@ -62,3 +68,15 @@ def _is_open(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_pm2_is_told_once_the_service_serves() -> None:
+    ours, pm2s = socket.socketpair()
+    try:
+        assert announce_ready_to_pm2({"NODE_CHANNEL_FD": str(ours.fileno())})
+        assert pm2s.recv(100) == b'"ready"\n'  # what Node's process.send('ready') writes
+    finally:
+        ours.close()
+        pm2s.close()
+    assert not announce_ready_to_pm2({})  # not under pm2
+    assert not announce_ready_to_pm2({"NODE_CHANNEL_FD": "999"})  # no such descriptor

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("service.serve")
+log = logging.getLogger("service.server.supervisor")
 
 GRACEFUL_SHUTDOWN_S = 20  # requests in flight may finish this long after SIGTERM
 STOP_WAIT_S = GRACEFUL_SHUTDOWN_S + 5  # then the worker is killed
@@ -127,7 +127,7 @@ class Supervisor:
         command = [
             sys.executable,
             "-m",
-            "service.serve",
+            "service.server.supervisor",
             "--fd",
             str(self.sock.fileno()),
             "--ready-fd",
@@ -174,6 +174,7 @@ class Supervisor:
             return self._give_up(first)
         self.workers = [first]
         log.info("serving (worker %d); SIGHUP reloads without refusing connections", first.pid)
+        announce_ready_to_pm2()
         failures = 0
         while True:
             while self.signals:
@@ -236,6 +237,24 @@ class Supervisor:
         return code if code else 1
 
 
+def announce_ready_to_pm2(environ: dict[str, str] | None = None) -> bool:
+    """Tell pm2 that this process serves (its `wait_ready`), as Node's `process.send('ready')`.
+
+    pm2 gives a forked app an IPC channel (NODE_CHANNEL_FD, one JSON message a line). With
+    `wait_ready` it takes an instance as started only on this message, so `pm2 reload` of several
+    instances restarts the next only once this one serves: behind nginx, nothing is refused.
+    """
+    env = os.environ if environ is None else environ
+    fd = env.get("NODE_CHANNEL_FD", "")
+    if not fd.isdigit():
+        return False
+    try:
+        os.write(int(fd), b'"ready"\n')
+    except OSError:
+        return False  # not pm2's channel after all: nothing to tell
+    return True
+
+
 # -- the worker --------------------------------------------------------------------------------
 
 
@@ -275,12 +294,12 @@ def run_worker(fd: int, ready_fd: int, options: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.serve")
+    parser = argparse.ArgumentParser(prog="python -m service.server.supervisor")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    from service.http.connections import uvicorn_options
+    from service.server.connections import uvicorn_options
     from service.settings import Settings
 
     settings = Settings.from_env()  # the supervisor's environment and .env, as it read them
