@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -244,7 +245,7 @@ def test_a_deleted_punch_no_longer_counts(punches_db: PunchDatabase) -> None:
         ]
     )
     assert _months(punches_db, user) == [(NOV, 480, 1, 3, 1)]
-    punches_db.execute("DELETE FROM pointage WHERE event_id = $1", extra.event_id)
+    punches_db.execute("DELETE FROM pointage_horodatage WHERE event_id = $1", extra.event_id)
     assert _months(punches_db, user) == [(NOV, 540, 1, 2, 0)]
 
 
@@ -253,16 +254,22 @@ def test_an_updated_punch_moves_its_time(punches_db: PunchDatabase) -> None:
     sortie = punch(user, "sortie", "2026-11-30T17:00")
     punches_db.insert([punch(user, "entree", "2026-11-30T08:00"), sortie])
     punches_db.execute(
-        "UPDATE pointage SET horodatage = horodatage - interval '1 hour' WHERE event_id = $1",
+        "UPDATE pointage_horodatage SET horodatage = horodatage - interval '1 hour'"
+        " WHERE event_id = $1",
         sortie.event_id,
     )
     assert _months(punches_db, user) == [(NOV, 480, 1, 2, 0)]
-    punches_db.execute("UPDATE pointage SET ignore = true WHERE event_id = $1", sortie.event_id)
+    punches_db.execute(
+        "UPDATE pointage_horodatage SET ignore = true WHERE event_id = $1", sortie.event_id
+    )
     assert _months(punches_db, user) == [(NOV, 0, 0, 1, 0)]
     punches_db.execute(
-        "UPDATE pointage SET type_pointage = 'entree' WHERE event_id = $1", sortie.event_id
+        "UPDATE pointage_horodatage SET type_pointage = 'entree' WHERE event_id = $1",
+        sortie.event_id,
     )
-    punches_db.execute("UPDATE pointage SET ignore = false WHERE event_id = $1", sortie.event_id)
+    punches_db.execute(
+        "UPDATE pointage_horodatage SET ignore = false WHERE event_id = $1", sortie.event_id
+    )
     assert _months(punches_db, user) == [(NOV, 0, 0, 2, 1)]
 
 
@@ -279,12 +286,17 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
     # Mapped later: the past punches and months follow the employee.
     punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('Ben Salah', $1)", user)
     employee = punches_db.fetch(
-        "SELECT id, temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", user
+        "SELECT id, minutes_travaillees_mois, temps_travaille_mois FROM equipe"
+        " WHERE timemoto_user_id = $1",
+        user,
     )[0]
-    assert employee["temps_travaille_mois"] == 90
+    assert employee["minutes_travaillees_mois"] == 90
+    assert employee["temps_travaille_mois"] == Decimal("1.50")  # hours, as the ERP reads them
     attached = punches_db.fetch(
-        "SELECT (SELECT count(*) FROM pointage WHERE timemoto_user_id = $1 AND equipe_id = $2),"
-        " (SELECT count(*) FROM pointage_resume WHERE timemoto_user_id = $1 AND equipe_id = $2)",
+        "SELECT (SELECT count(*) FROM pointage_horodatage"
+        "         WHERE timemoto_user_id = $1 AND equipe_id = $2),"
+        " (SELECT count(*) FROM pointage_resume_mensuel"
+        "   WHERE timemoto_user_id = $1 AND equipe_id = $2)",
         user,
         employee["id"],
     )[0]
@@ -292,25 +304,26 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
     # A later punch keeps it right.
     punches_db.insert([punch(user, "sortie", "2026-11-02T10:00")])
     punches_db.execute(
-        "DELETE FROM pointage WHERE timemoto_user_id = $1 AND horodatage = $2",
+        "DELETE FROM pointage_horodatage WHERE timemoto_user_id = $1 AND horodatage = $2",
         user,
         punch(user, "sortie", "2026-11-02T09:30").horodatage,
     )
-    assert (
-        punches_db.fetch("SELECT temps_travaille_mois FROM equipe WHERE id = $1", employee["id"])[
-            0
-        ][0]
-        == 120
-    )
+    figures = punches_db.fetch(
+        "SELECT minutes_travaillees_mois, temps_travaille_mois FROM equipe WHERE id = $1",
+        employee["id"],
+    )[0]
+    assert tuple(figures) == (120, Decimal("2.00"))
     # Unmapped: the punches are detached, and the employee has no TimeMoto time any more.
     punches_db.execute("UPDATE equipe SET timemoto_user_id = NULL WHERE id = $1", employee["id"])
     detached = punches_db.fetch(
-        "SELECT (SELECT count(*) FROM pointage WHERE timemoto_user_id = $1 AND equipe_id IS NULL),"
+        "SELECT (SELECT count(*) FROM pointage_horodatage"
+        "         WHERE timemoto_user_id = $1 AND equipe_id IS NULL),"
+        " (SELECT minutes_travaillees_mois FROM equipe WHERE id = $2),"
         " (SELECT temps_travaille_mois FROM equipe WHERE id = $2)",
         user,
         employee["id"],
     )[0]
-    assert tuple(detached) == (4, 0)
+    assert tuple(detached) == (4, 0, 0)
 
 
 def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_applied(
@@ -324,9 +337,11 @@ def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_appli
     ]
     punches_db.insert(punches)
     # As an older version left them: no attribution, months counted its own way.
-    punches_db.execute("UPDATE pointage SET jour_rattache = NULL WHERE timemoto_user_id = $1", user)
     punches_db.execute(
-        "UPDATE pointage_resume SET minutes_travaillees = 1, nb_pointages = 9"
+        "UPDATE pointage_horodatage SET jour_rattache = NULL WHERE timemoto_user_id = $1", user
+    )
+    punches_db.execute(
+        "UPDATE pointage_resume_mensuel SET minutes_travaillees = 1, nb_pointages = 9"
         " WHERE timemoto_user_id = $1",
         user,
     )
