@@ -523,12 +523,21 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The ERP's rows of some users' work dates (pairs: p_users[i], p_jours[i]) and of their months,
--- made equal to what the clockings and pointage_resume_mensuel say now: pointage (one row per
--- employee and date) and pointage_resume (per employee and month), for the users mapped to an
--- employee. A row is written only when it changes (its id stays), and taken out when its date or
--- month has no punch left. The users' locks are held.
+-- made equal to what the clockings and pointage_resume_mensuel say now, for the users mapped to
+-- an employee: pointage_erp_jours (one row per employee and date) and pointage_erp_mois (per
+-- employee and month). A row is written only when it changes (its id stays), and taken out when
+-- its date or month has no punch left. The users' locks are held.
 CREATE OR REPLACE FUNCTION pointage_erp_synchroniser(p_users text[], p_jours date[])
 RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pointage_erp_jours(p_users, p_jours);
+    PERFORM pointage_erp_mois(p_users, p_jours);
+END;
+$$;
+
+-- The ERP's pointage rows of those dates.
+CREATE OR REPLACE FUNCTION pointage_erp_jours(p_users text[], p_jours date[]) RETURNS void
 LANGUAGE plpgsql
 -- As pointage_compter: one plan, every access through an index.
 SET plan_cache_mode = force_generic_plan
@@ -584,7 +593,18 @@ BEGIN
            j.present, 0
       FROM jours AS j
      WHERE j.erp_id IS NULL AND j.nb > 0;
+END;
+$$;
 
+-- The ERP's pointage_resume rows of the months of those dates.
+CREATE OR REPLACE FUNCTION pointage_erp_mois(p_users text[], p_jours date[]) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+BEGIN
     WITH cibles AS (
         SELECT DISTINCT e.id AS user_id, t.u, pointage_mois(t.jour) AS mois
           FROM unnest(p_users, p_jours) AS t (u, jour)
@@ -621,12 +641,65 @@ BEGIN
 END;
 $$;
 
+-- The ERP's row of the date one usual punch counts on (later than all of its user's punches,
+-- attributed as it was inserted: pointage_rattacher_equipe), for the employee `p_equipe`: what
+-- that punch changes, without reading the date's other punches but for a closed shift's hours.
+-- An entree sets check_in if none is set; the sortie of a closed shift sets check_out, present
+-- and the hours; another sortie check_out; a date with no row yet gets one (no other punch
+-- counts on it: the rows follow the punches of mapped users).
+CREATE OR REPLACE FUNCTION pointage_erp_jour_ajoute(
+    p_equipe integer, p_a pointage_attribution, p_punch pointage_horodatage) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_local timestamp := p_punch.horodatage AT TIME ZONE p_punch.fuseau_horaire;
+    v_us bigint := p_a.travail_us;
+BEGIN
+    IF p_a.poste_ferme THEN
+        SELECT sum(p.travail_us) INTO v_us
+          FROM pointage_horodatage AS p
+         WHERE p.timemoto_user_id = p_punch.timemoto_user_id AND p.jour_rattache = p_a.jour
+           AND p.poste_ferme;
+        UPDATE pointage AS x
+           SET check_out = v_local, present = true,
+               heures_travaillees = round((v_us / 60000000) / 60.0, 2), updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    ELSIF p_punch.type_pointage = 'sortie' THEN
+        UPDATE pointage AS x SET check_out = v_local, updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    ELSIF p_punch.type_pointage = 'entree' THEN
+        UPDATE pointage AS x SET check_in = v_local, updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour AND x.check_in IS NULL;
+    ELSE
+        -- a break or inconnu punch: nothing the ERP shows changes, once its date has a row
+        PERFORM FROM pointage AS x WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    END IF;
+    IF NOT FOUND THEN
+        -- (an entree after the date's first one finds its row here, and changes nothing)
+        INSERT INTO pointage (timemoto_id, user_id, date, check_in, check_out,
+                              heures_travaillees, present, retard_minutes)
+        SELECT pointage_erp_id(p_punch.timemoto_user_id, p_a.jour), p_equipe, p_a.jour,
+               CASE WHEN p_punch.type_pointage = 'entree' THEN v_local END,
+               CASE WHEN p_punch.type_pointage = 'sortie' THEN v_local END,
+               round((v_us / 60000000) / 60.0, 2), p_a.poste_ferme, 0
+         WHERE NOT EXISTS (SELECT FROM pointage AS x
+                            WHERE x.user_id = p_equipe AND x.date = p_a.jour);
+    END IF;
+END;
+$$;
+
 -- Apply attributions to the months: each of `p_attributions` (of the user at the same place in
 -- `p_users`) is added to its month (`p_signes` 1) or taken out of it (-1); those with no date
 -- count nowhere. The table already holds the attributions as they are now. A month left without
--- punches disappears; equipe.temps_travaille_mois follows. The users' locks are held.
+-- punches disappears; equipe.temps_travaille_mois follows; so do the ERP's rows of the dates and
+-- months concerned. `p_insere`: the one usual punch just inserted whose attribution this is
+-- (pointage_maj_resume), whose ERP row can be updated in place. The users' locks are held.
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[]);
 CREATE OR REPLACE FUNCTION pointage_compter(
-    p_users text[], p_attributions pointage_attribution[], p_signes integer[]) RETURNS void
+    p_users text[], p_attributions pointage_attribution[], p_signes integer[],
+    p_insere pointage_horodatage DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 -- One plan, whatever the statistics said when it was made (see pointage_recalculer).
 SET plan_cache_mode = force_generic_plan
@@ -639,6 +712,10 @@ DECLARE
     v_a pointage_attribution;
     v_signe integer;
     v_jours integer := 0;
+    v_nouveau_mois boolean := false;
+    v_equipe integer;  -- one punch: the employee its user is mapped to, and its month's
+    v_minutes integer;
+    v_jours_mois integer;
 BEGIN
     IF cardinality(p_attributions) = 1 THEN
         -- One punch (the usual statement): the same, without grouping, its month's row updated
@@ -661,8 +738,10 @@ BEGIN
                nb_anomalies = r.nb_anomalies + v_signe * v_a.anomalie::integer,
                mis_a_jour_le = now()
          WHERE r.timemoto_user_id = p_users[1] AND r.mois = pointage_mois(v_a.jour)
-        RETURNING r.equipe_id IS NOT NULL INTO v_rattaches;
+        RETURNING r.equipe_id, r.minutes_travaillees, r.jours_travailles
+             INTO v_equipe, v_minutes, v_jours_mois;
         IF NOT FOUND THEN
+            v_nouveau_mois := true;
             INSERT INTO pointage_resume_mensuel (timemoto_user_id, equipe_id, mois, travail_us,
                                          minutes_travaillees, jours_travailles, nb_pointages,
                                          nb_anomalies, mis_a_jour_le)
@@ -671,8 +750,10 @@ BEGIN
                     pointage_mois(v_a.jour), v_signe * v_a.travail_us,
                     v_signe * v_a.travail_us / 60000000, v_jours, v_signe,
                     v_signe * v_a.anomalie::integer, now())
-            RETURNING equipe_id IS NOT NULL INTO v_rattaches;
+            RETURNING equipe_id, minutes_travaillees, jours_travailles
+                 INTO v_equipe, v_minutes, v_jours_mois;
         END IF;
+        v_rattaches := v_equipe IS NOT NULL;
     ELSE
     WITH ecrits AS (
         INSERT INTO pointage_resume_mensuel AS r (timemoto_user_id, equipe_id, mois, travail_us,
@@ -745,7 +826,25 @@ BEGIN
     -- a row may change where the months do not, a first entree moved within its day.)
     IF cardinality(p_attributions) = 1 THEN
         IF v_rattaches THEN
-            PERFORM pointage_erp_synchroniser(p_users, ARRAY[v_a.jour]);
+            IF (p_insere).id IS NOT NULL THEN
+                PERFORM pointage_erp_jour_ajoute(v_equipe, v_a, p_insere);
+            ELSE
+                PERFORM pointage_erp_jours(p_users, ARRAY[v_a.jour]);
+            END IF;
+            -- The month as the ERP sees it (hours, days present) changes with a closed shift,
+            -- a new month, or a punch taken out (its month may go); not with an entree or a break.
+            IF v_signe < 0 THEN
+                PERFORM pointage_erp_mois(p_users, ARRAY[v_a.jour]);
+            ELSIF v_a.travail_us <> 0 OR v_jours <> 0 OR v_nouveau_mois THEN
+                UPDATE pointage_resume AS x
+                   SET total_heures = round(v_minutes / 60.0, 2),
+                       total_jours_presents = v_jours_mois, updated_at = localtimestamp
+                 WHERE x.user_id = v_equipe
+                   AND x.mois = to_char(pointage_mois(v_a.jour), 'YYYY-MM');
+                IF NOT FOUND THEN
+                    PERFORM pointage_erp_mois(p_users, ARRAY[v_a.jour]);
+                END IF;
+            END IF;
         END IF;
     ELSE
         PERFORM pointage_erp_synchroniser(array_agg(m.u), array_agg(m.jour))
@@ -1140,6 +1239,7 @@ DECLARE
     v_attributions pointage_attribution[];
     v_signes integer[];
     v_attribuees boolean;
+    v_insere pointage_horodatage;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- The users' locks are held: pointage_rattacher_equipe took them. An ignored punch
@@ -1154,8 +1254,12 @@ BEGIN
         IF v_users IS NULL THEN
             RETURN NULL;
         ELSIF v_attribuees THEN
-            -- Each was attributed as it was inserted, and changed no other punch.
-            PERFORM pointage_compter(v_users, v_attributions, v_signes);
+            -- Each was attributed as it was inserted, and changed no other punch. One punch (the
+            -- usual statement): its ERP row is updated in place.
+            IF cardinality(v_users) = 1 THEN
+                SELECT n.* INTO v_insere FROM nouveaux AS n WHERE NOT n.ignore;
+            END IF;
+            PERFORM pointage_compter(v_users, v_attributions, v_signes, v_insere);
             RETURN NULL;
         END IF;
         SELECT array_agg(n::pointage_horodatage) INTO v_nouveaux FROM nouveaux AS n WHERE NOT n.ignore;

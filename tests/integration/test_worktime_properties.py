@@ -26,6 +26,7 @@ from service.db.schema import schema_sql
 from service.domain.delivery import Punch
 from service.domain.timemoto import TypePointage
 from service.domain.worktime import attributed, daily_summaries, monthly_summaries
+from tests.support.erp import expected_days, expected_months, stored_days, stored_months
 from tests.support.worktime import (
     DELETE_MANY_SQL,
     INSERT_MANY_SQL,
@@ -227,6 +228,10 @@ def assert_database_matches_the_model(
             users[0],
         )
         assert tuple(stored[0]) == (minutes, round(Decimal(minutes) / 60, 2))
+        # What the ERP reads: its day and month rows of the mapped employee (CONTRACT §10).
+        mapped = {users[0]}
+        assert stored_days(db.fetch, mapped) == expected_days(punches, mapped)
+        assert stored_months(db.fetch, mapped) == expected_months(punches, mapped)
 
 
 def assert_reasons_and_days(db: PunchDatabase, punches: list[Punch], users: list[str]) -> None:

@@ -301,6 +301,17 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
         employee["id"],
     )[0]
     assert tuple(attached) == (4, 2)
+    # ... and so do the ERP's rows: its days and months appear.
+    erp = "SELECT date, heures_travaillees, present FROM pointage WHERE user_id = $1 ORDER BY date"
+    assert [tuple(r) for r in punches_db.fetch(erp, employee["id"])] == [
+        (date(2026, 10, 30), Decimal("10.00"), True),
+        (date(2026, 11, 2), Decimal("1.50"), True),
+    ]
+    months = "SELECT mois, total_heures FROM pointage_resume WHERE user_id = $1 ORDER BY mois"
+    assert [tuple(r) for r in punches_db.fetch(months, employee["id"])] == [
+        ("2026-10", Decimal("10.00")),
+        ("2026-11", Decimal("1.50")),
+    ]
     # A later punch keeps it right.
     punches_db.insert([punch(user, "sortie", "2026-11-02T10:00")])
     punches_db.execute(
@@ -324,6 +335,8 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
         employee["id"],
     )[0]
     assert tuple(detached) == (4, 0, 0)
+    assert punches_db.fetch(erp, employee["id"]) == []
+    assert punches_db.fetch(months, employee["id"]) == []
 
 
 def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_applied(
