@@ -694,12 +694,14 @@ $$;
 -- `p_users`) is added to its month (`p_signes` 1) or taken out of it (-1); those with no date
 -- count nowhere. The table already holds the attributions as they are now. A month left without
 -- punches disappears; equipe.temps_travaille_mois follows; so do the ERP's rows of the dates and
--- months concerned. `p_insere`: the one usual punch just inserted whose attribution this is
--- (pointage_maj_resume), whose ERP row can be updated in place. The users' locks are held.
+-- months concerned. `p_jours` false: the caller keeps the ERP's day rows itself (usual punches,
+-- pointage_maj_resume). The users' locks are held.
 DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[]);
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[],
+                                         pointage_horodatage);
 CREATE OR REPLACE FUNCTION pointage_compter(
     p_users text[], p_attributions pointage_attribution[], p_signes integer[],
-    p_insere pointage_horodatage DEFAULT NULL) RETURNS void
+    p_jours boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 -- One plan, whatever the statistics said when it was made (see pointage_recalculer).
 SET plan_cache_mode = force_generic_plan
@@ -826,9 +828,7 @@ BEGIN
     -- a row may change where the months do not, a first entree moved within its day.)
     IF cardinality(p_attributions) = 1 THEN
         IF v_rattaches THEN
-            IF (p_insere).id IS NOT NULL THEN
-                PERFORM pointage_erp_jour_ajoute(v_equipe, v_a, p_insere);
-            ELSE
+            IF p_jours THEN
                 PERFORM pointage_erp_jours(p_users, ARRAY[v_a.jour]);
             END IF;
             -- The month as the ERP sees it (hours, days present) changes with a closed shift,
@@ -846,8 +846,14 @@ BEGIN
                 END IF;
             END IF;
         END IF;
-    ELSE
+    ELSIF p_jours THEN
         PERFORM pointage_erp_synchroniser(array_agg(m.u), array_agg(m.jour))
+           FROM unnest(p_users, p_attributions)
+                AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie, pause_us)
+          WHERE m.jour IS NOT NULL
+         HAVING count(*) > 0;
+    ELSE
+        PERFORM pointage_erp_mois(array_agg(m.u), array_agg(m.jour))
            FROM unnest(p_users, p_attributions)
                 AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie, pause_us)
           WHERE m.jour IS NOT NULL
@@ -1239,7 +1245,7 @@ DECLARE
     v_attributions pointage_attribution[];
     v_signes integer[];
     v_attribuees boolean;
-    v_insere pointage_horodatage;
+    v_r record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- The users' locks are held: pointage_rattacher_equipe took them. An ignored punch
@@ -1254,12 +1260,24 @@ BEGIN
         IF v_users IS NULL THEN
             RETURN NULL;
         ELSIF v_attribuees THEN
-            -- Each was attributed as it was inserted, and changed no other punch. One punch (the
-            -- usual statement): its ERP row is updated in place.
-            IF cardinality(v_users) = 1 THEN
-                SELECT n.* INTO v_insere FROM nouveaux AS n WHERE NOT n.ignore;
-            END IF;
-            PERFORM pointage_compter(v_users, v_attributions, v_signes, v_insere);
+            -- Each was attributed as it was inserted, and changed no other punch. The ERP's day
+            -- rows of the mapped users follow each punch in place, in its user's order (each
+            -- was its user's latest when it came).
+            PERFORM pointage_compter(v_users, v_attributions, v_signes, false);
+            FOR v_r IN
+                SELECT n::pointage_horodatage AS punch, e.id AS equipe_id
+                  FROM nouveaux AS n JOIN equipe AS e ON e.timemoto_user_id = n.timemoto_user_id
+                 WHERE NOT n.ignore
+                 ORDER BY n.timemoto_user_id, n.horodatage, n.rang, n.fuseau_horaire COLLATE "C",
+                          n.event_id COLLATE "C"
+            LOOP
+                PERFORM pointage_erp_jour_ajoute(
+                    v_r.equipe_id,
+                    ((v_r.punch).id, (v_r.punch).jour_rattache, (v_r.punch).travail_us,
+                     (v_r.punch).anomalie, (v_r.punch).poste_ferme, (v_r.punch).motif_anomalie,
+                     (v_r.punch).pause_us)::pointage_attribution,
+                    v_r.punch);
+            END LOOP;
             RETURN NULL;
         END IF;
         SELECT array_agg(n::pointage_horodatage) INTO v_nouveaux FROM nouveaux AS n WHERE NOT n.ignore;

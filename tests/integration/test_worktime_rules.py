@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -337,6 +337,40 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
     assert tuple(detached) == (4, 0, 0)
     assert punches_db.fetch(erp, employee["id"]) == []
     assert punches_db.fetch(months, employee["id"]) == []
+
+
+def test_a_day_in_one_statement_gives_the_erp_its_first_entree_and_last_sortie(
+    punches_db: PunchDatabase,
+) -> None:
+    """A whole day of a mapped employee in one multi-row statement, in order (a group commit's
+    batch of usual punches): its ERP row, as one punch at a time would leave it."""
+    user = f"jour-{uuid.uuid4()}"
+    employee = punches_db.fetch(
+        "INSERT INTO equipe (nom, timemoto_user_id) VALUES ('Sassi', $1) RETURNING id", user
+    )[0]["id"]
+    day = [
+        punch(user, "entree", "2026-11-03T07:58"),
+        punch(user, "debut_pause", "2026-11-03T10:00"),
+        punch(user, "fin_pause", "2026-11-03T10:15"),
+        punch(user, "sortie", "2026-11-03T12:00"),
+        punch(user, "entree", "2026-11-03T13:00"),
+        punch(user, "sortie", "2026-11-03T17:31"),
+    ]
+    punches_db.insert_batches(day, [len(day)])
+    rows = punches_db.fetch(
+        "SELECT date, check_in, check_out, heures_travaillees, present FROM pointage"
+        " WHERE user_id = $1",
+        employee,
+    )
+    assert [tuple(r) for r in rows] == [
+        (
+            date(2026, 11, 3),
+            datetime(2026, 11, 3, 7, 58),
+            datetime(2026, 11, 3, 17, 31),
+            Decimal("8.30"),  # 3 h 47 + 4 h 31 = 498 minutes
+            True,
+        )
+    ]
 
 
 def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_applied(
