@@ -694,14 +694,16 @@ $$;
 -- `p_users`) is added to its month (`p_signes` 1) or taken out of it (-1); those with no date
 -- count nowhere. The table already holds the attributions as they are now. A month left without
 -- punches disappears; equipe.temps_travaille_mois follows; so do the ERP's rows of the dates and
--- months concerned. `p_jours` false: the caller keeps the ERP's day rows itself (usual punches,
--- pointage_maj_resume). The users' locks are held.
+-- months concerned. Usual punches (pointage_maj_resume): `p_jours` false, the caller keeps the
+-- ERP's day rows itself, or `p_insere`, the one punch, whose ERP day row is updated here in
+-- place. The users' locks are held.
 DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[]);
 DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[],
                                          pointage_horodatage);
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[], boolean);
 CREATE OR REPLACE FUNCTION pointage_compter(
     p_users text[], p_attributions pointage_attribution[], p_signes integer[],
-    p_jours boolean DEFAULT true) RETURNS void
+    p_jours boolean DEFAULT true, p_insere pointage_horodatage DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 -- One plan, whatever the statistics said when it was made (see pointage_recalculer).
 SET plan_cache_mode = force_generic_plan
@@ -828,7 +830,9 @@ BEGIN
     -- a row may change where the months do not, a first entree moved within its day.)
     IF cardinality(p_attributions) = 1 THEN
         IF v_rattaches THEN
-            IF p_jours THEN
+            IF (p_insere).id IS NOT NULL THEN
+                PERFORM pointage_erp_jour_ajoute(v_equipe, v_a, p_insere);
+            ELSIF p_jours THEN
                 PERFORM pointage_erp_jours(p_users, ARRAY[v_a.jour]);
             END IF;
             -- The month as the ERP sees it (hours, days present) changes with a closed shift,
@@ -1246,6 +1250,7 @@ DECLARE
     v_signes integer[];
     v_attribuees boolean;
     v_r record;
+    v_insere pointage_horodatage;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- The users' locks are held: pointage_rattacher_equipe took them. An ignored punch
@@ -1262,7 +1267,13 @@ BEGIN
         ELSIF v_attribuees THEN
             -- Each was attributed as it was inserted, and changed no other punch. The ERP's day
             -- rows of the mapped users follow each punch in place, in its user's order (each
-            -- was its user's latest when it came).
+            -- was its user's latest when it came). One punch (the usual statement): by
+            -- pointage_compter, which knows its employee.
+            IF cardinality(v_users) = 1 THEN
+                SELECT n.* INTO v_insere FROM nouveaux AS n WHERE NOT n.ignore;
+                PERFORM pointage_compter(v_users, v_attributions, v_signes, false, v_insere);
+                RETURN NULL;
+            END IF;
             PERFORM pointage_compter(v_users, v_attributions, v_signes, false);
             FOR v_r IN
                 SELECT n::pointage_horodatage AS punch, e.id AS equipe_id
