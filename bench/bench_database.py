@@ -84,7 +84,7 @@ INSERT INTO {table} ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json
 ON CONFLICT (event_id) DO NOTHING RETURNING id
 """
 INSERT_MANY = """
-INSERT INTO pointage ({columns})
+INSERT INTO pointage_horodatage ({columns})
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                      $6::text[], $7::date[], $8::boolean[], $9::jsonb[])
 ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id
@@ -226,7 +226,7 @@ async def run_path(connections: Connections, path: str, rows: list[Row]) -> floa
     if path == "a":
         return await single_rows(connections, "bench_commit", rows)
     if path == "b":
-        return await single_rows(connections, "pointage", rows)
+        return await single_rows(connections, "pointage_horodatage", rows)
     return await batches(connections, rows)
 
 
@@ -318,7 +318,7 @@ async def with_cpu(url: str, rows: list[Row], **settings: str) -> tuple[float, s
     try:
         cpu = await BackendCpu.of(connections)
         before = cpu.seconds()
-        rate = await single_rows(connections, "pointage", rows)
+        rate = await single_rows(connections, "pointage_horodatage", rows)
         after = cpu.seconds()
     finally:
         await close_all(connections)
@@ -329,7 +329,7 @@ async def with_cpu(url: str, rows: list[Row], **settings: str) -> tuple[float, s
 
 async def explain_one_punch(admin: asyncpg.Connection, rows: list[Row]) -> None:
     """auto_explain's EXPLAIN ANALYZE of every statement one insert runs, plans cached first."""
-    sql = INSERT_ONE.format(table="pointage", columns=COLUMNS)
+    sql = INSERT_ONE.format(table="pointage_horodatage", columns=COLUMNS)
     for row in rows[:-1]:  # the session's plans made, as a long-lived connection has them
         await admin.fetchval(sql, *row)
     notices: list[str] = []
@@ -349,7 +349,7 @@ async def explain_one_punch(admin: asyncpg.Connection, rows: list[Row]) -> None:
     for duration, query, _ in plans:
         print(f"    {duration:8.3f} ms  {query}")
     # Not the insert itself, nor a call of one of the functions (whose own statements are listed).
-    wrappers = ("INSERT INTO pointage ", "SELECT pointage_")
+    wrappers = ("INSERT INTO pointage_horodatage ", "SELECT pointage_")
     nested = [p for p in plans if not p[1].startswith(wrappers)]
     if nested:
         duration, query, plan = max(nested)

@@ -68,7 +68,7 @@ async def drain(settings: Settings) -> tuple[int, int, float]:
 async def stored(url: str) -> int:
     connection = await asyncpg.connect(url)
     try:
-        return int(await connection.fetchval("SELECT count(*) FROM pointage"))
+        return int(await connection.fetchval("SELECT count(*) FROM pointage_horodatage"))
     finally:
         await connection.close()
 

@@ -87,7 +87,7 @@ def run(client: httpx.Client, proxy: FaultProxy, db: Database) -> int:
     proxy.set_mode("pass")
     returned = time.perf_counter()
     ids = [str(delivery["id"]) for delivery in deliveries]
-    query = "SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])"
+    query = "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])"
     all_in = wait_until(lambda: db.value(query, ids) == DELIVERIES, RETURN_DEADLINE, 0.1)
     drained_s = time.perf_counter() - returned
     stored = db.value(query, ids)

@@ -43,8 +43,8 @@ TARGET_MS = 50.0
 RUNS = 40
 
 LOAD = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, payload, recu_le)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, payload, recu_le)
 SELECT 'tm_bench_' || n,
        'u-' || lpad((n % $2)::text, 3, '0'),
        CASE (n / $2) % 2 WHEN 0 THEN 'entree' ELSE 'sortie' END,
@@ -99,14 +99,16 @@ async def fill(url: str) -> None:
             UNMAPPED,
             USERS,
         )
-        await connection.execute("ALTER TABLE pointage DISABLE TRIGGER USER")
+        await connection.execute("ALTER TABLE pointage_horodatage DISABLE TRIGGER USER")
         await connection.execute(LOAD, PUNCHES, USERS, datetime.now(UTC))
-        await connection.execute("ALTER TABLE pointage ENABLE TRIGGER USER")
+        await connection.execute("ALTER TABLE pointage_horodatage ENABLE TRIGGER USER")
         await connection.execute(
-            "UPDATE pointage p SET equipe_id = e.id FROM equipe e"
+            "UPDATE pointage_horodatage p SET equipe_id = e.id FROM equipe e"
             " WHERE e.timemoto_user_id = p.timemoto_user_id"
         )
-        for (user,) in await connection.fetch("SELECT DISTINCT timemoto_user_id FROM pointage"):
+        for (user,) in await connection.fetch(
+            "SELECT DISTINCT timemoto_user_id FROM pointage_horodatage"
+        ):
             await connection.execute("SELECT pointage_recalculer_utilisateur($1)", user)
         await connection.execute("ANALYZE")
     finally:

@@ -596,8 +596,9 @@ async def plain_commits(url: str, seconds: float, meter: CpuMeter) -> Measure:
 
 
 _INSERT_PUNCHES = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, ignore, payload, recu_le)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, ignore, payload,
+                                 recu_le)
 SELECT e, u, t, h, hb, f, d, i, p::jsonb, now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
             $6::text[], $7::date[], $8::bool[], $9::text[]) AS x(e, u, t, h, hb, f, d, i, p)
@@ -723,7 +724,7 @@ def webhook_run(
         stored = sum(run.answers()["stored"] for run in runs)
         unanswered = sum(run.unanswered() for run in runs)
         _send_again(service.base_url, runs, problems)
-        rows = asyncio.run(fetch_value(url, "SELECT count(*) FROM pointage"))
+        rows = asyncio.run(fetch_value(url, "SELECT count(*) FROM pointage_horodatage"))
         expected = sum(run.issued_lines() for run in runs)
     finally:
         if spy is not None:
@@ -769,7 +770,7 @@ def webhook_run(
 async def _rows_and_commits(url: str, name: str) -> tuple[int, int]:
     connection = await asyncpg.connect(url, timeout=30)
     try:
-        rows = await connection.fetchval("SELECT count(*) FROM pointage")
+        rows = await connection.fetchval("SELECT count(*) FROM pointage_horodatage")
         commits = await connection.fetchval(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name
         )

@@ -59,8 +59,8 @@ SHAPES = [
 ]
 
 INSERT_SQL = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, ignore, payload)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, ignore, payload)
 VALUES ($1, $2, $3, $4, $4, $5, $6, false, '{}'::jsonb)
 """
 
@@ -109,7 +109,9 @@ async def measure(url: str) -> int:
 
 async def _clean(connection: asyncpg.Connection, tag: str) -> None:
     """The bench's punches, and so their months; then their delivery ids kept as deleted."""
-    await connection.execute("DELETE FROM pointage WHERE timemoto_user_id LIKE $1", f"{tag}-%")
+    await connection.execute(
+        "DELETE FROM pointage_horodatage WHERE timemoto_user_id LIKE $1", f"{tag}-%"
+    )
     await connection.execute("DELETE FROM pointage_supprime WHERE event_id LIKE $1", f"{tag}-%")
 
 

@@ -150,8 +150,8 @@ def every_answer(world: World, status: str) -> None:
 def punches_per_employee(world: World, per_employee: int, count: int) -> None:
     ids = [delivery["id"] for delivery in world.deliveries]
     rows = world.db.fetch(
-        "SELECT timemoto_user_id, count(*) AS n FROM pointage WHERE event_id = ANY($1::text[])"
-        " GROUP BY 1",
+        "SELECT timemoto_user_id, count(*) AS n FROM pointage_horodatage"
+        " WHERE event_id = ANY($1::text[]) GROUP BY 1",
         ids,
     )
     assert {row["timemoto_user_id"]: row["n"] for row in rows} == {
@@ -179,7 +179,7 @@ def answers_in_order(world: World, first: str, second: str) -> None:
 @then("pointage holds that punch once")
 def held_once(world: World) -> None:
     count = world.db.value(
-        "SELECT count(*) FROM pointage WHERE event_id = $1", world.deliveries[0]["id"]
+        "SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", world.deliveries[0]["id"]
     )
     assert count == 1
 
@@ -199,7 +199,7 @@ def answered(world: World, code: int, status: str) -> None:
 @then("pointage does not hold it")
 def not_held(world: World) -> None:
     count = world.db.value(
-        "SELECT count(*) FROM pointage WHERE event_id = $1", world.deliveries[0]["id"]
+        "SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", world.deliveries[0]["id"]
     )
     assert count == 0
 
@@ -306,11 +306,13 @@ def pointage_holds_all(world: World) -> None:
     ids = [delivery["id"] for delivery in world.deliveries]
 
     def all_there() -> bool:
-        query = "SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])"
+        query = "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])"
         return int(world.db.value(query, ids)) == len(ids)
 
     assert wait_until(all_there, RECOVERY_DEADLINE), world.svc.log()
-    arrivals = world.db.fetch("SELECT recu_le FROM pointage WHERE event_id = ANY($1::text[])", ids)
+    arrivals = world.db.fetch(
+        "SELECT recu_le FROM pointage_horodatage WHERE event_id = ANY($1::text[])", ids
+    )
     assert world.sent_from is not None and world.sent_until is not None
     assert all(world.sent_from <= row["recu_le"] <= world.sent_until for row in arrivals)
 
@@ -324,7 +326,7 @@ def pointage_holds_all(world: World) -> None:
 def summaries_right(world: World, minutes: int, days: int, punches: int, count: int) -> None:
     rows = world.db.fetch(
         "SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages,"
-        " nb_anomalies FROM pointage_resume ORDER BY timemoto_user_id"
+        " nb_anomalies FROM pointage_resume_mensuel ORDER BY timemoto_user_id"
     )
     assert sorted(
         (

@@ -172,7 +172,7 @@ def all_stored(story: Story) -> None:
     ids = [d["id"] for d in story.deliveries]
     assert wait_until(lambda: stored(story.database, ids) == len(ids), 60)
     arrivals = story.database.fetch(
-        "SELECT recu_le FROM pointage WHERE event_id = ANY($1::text[])", ids
+        "SELECT recu_le FROM pointage_horodatage WHERE event_id = ANY($1::text[])", ids
     )
     assert story.sent is not None
     assert all(story.sent[0] <= row["recu_le"] <= story.sent[1] for row in arrivals)

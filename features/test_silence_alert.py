@@ -55,8 +55,9 @@ def watching(world: dict[str, Any], hours: str, zone: str) -> None:
     world["env"].update(working_hours=hours, working_timezone=zone)
     # Each scenario starts from an empty history (the last delivery is read from the database).
     Database(world["database_url"]).execute(
-        "DO $$ BEGIN IF to_regclass('pointage') IS NOT NULL THEN "
-        "TRUNCATE pointage, pointage_evenement, pointage_resume; END IF; END $$"
+        "DO $$ BEGIN IF to_regclass('pointage_horodatage') IS NOT NULL THEN TRUNCATE"
+        " pointage_horodatage, pointage_evenement, pointage_resume_mensuel, pointage,"
+        " pointage_resume; END IF; END $$"
     )
 
 

@@ -53,11 +53,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:
     target = database_target(settings)
     try:
-        asyncio.run(apply_schema(target))
+        done = asyncio.run(apply_schema(target))
     except Exception as exc:  # noqa: BLE001 - a CLI says what failed in one line
         print(f"schema not applied to {target.label}: {classify(exc)}", file=sys.stderr)
         return 1
-    print(f"schema applied to {target.label}")
+    print(f"schema applied to {target.label}: {done}")
     return 0
 
 

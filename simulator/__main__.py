@@ -61,6 +61,7 @@ def run_check(args: argparse.Namespace) -> int:
         expected,
         expectations.database_totals(database),
         expectations.temps_travaille_mois(database),
+        expectations.erp_totals(database),
     )
     for difference in found:
         print(difference.line())

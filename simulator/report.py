@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TextIO
 
-from simulator.expectations import Difference
+from simulator.expectations import Difference, ErpMonth, erp_hours
 from simulator.generator import Company
 from simulator.sender import DeliveryLog, DeliveryResult
 from simulator.worktime_model import MonthSummary
@@ -82,14 +82,27 @@ class HoursRow:
     shift: str
     actual: MonthSummary | None
     expected: MonthSummary | None  # None: no punch this month
-    temps_travaille_mois: int | None  # None: not in `equipe`
+    temps_travaille_mois: int | None  # minutes (minutes_travaillees_mois); None: not in `equipe`
     expected_temps: int  # minutes of the user's latest expected month (docs/contract.md §3)
+    # The ERP's pointage_resume row of the month (mapped users); not compared when not given.
+    erp: ErpMonth | None = None
+    erp_compared: bool = False
+
+    @property
+    def erp_ok(self) -> bool:
+        if not (self.mapped and self.erp_compared):
+            return True
+        if self.expected is None:
+            return self.erp is None
+        return self.erp == ErpMonth(
+            erp_hours(self.expected.minutes_travaillees), self.expected.jours_travailles
+        )
 
     @property
     def ok(self) -> bool:
         if self.expected is None:
-            return self.actual is None
-        fields_match = self.actual == self.expected
+            return self.actual is None and self.erp_ok
+        fields_match = self.actual == self.expected and self.erp_ok
         if self.mapped:
             return fields_match and self.temps_travaille_mois == self.expected_temps
         return fields_match
@@ -101,6 +114,7 @@ def hours_rows(
     actual: list[MonthSummary],
     expected: list[MonthSummary],
     equipe: dict[str, int],
+    erp: dict[tuple[str, date], ErpMonth] | None = None,
 ) -> list[HoursRow]:
     have = {t.timemoto_user_id: t for t in actual if t.mois == month}
     want = {t.timemoto_user_id: t for t in expected if t.mois == month}
@@ -116,6 +130,8 @@ def hours_rows(
             expected=want.get(m.employee.user_id),
             temps_travaille_mois=equipe.get(m.employee.user_id),
             expected_temps=latest.get(m.employee.user_id, 0),
+            erp=(erp or {}).get((m.employee.user_id, month)),
+            erp_compared=erp is not None,
         )
         for m in company.staff
     ]
@@ -128,9 +144,13 @@ def _month(summary: MonthSummary) -> date:
 def hours_table(rows: list[HoursRow], month: date) -> str:
     head = (
         f"{'employee':<22} {'user':<8} {'zone':<13} {'shift':<5} {'equipe':>8} "
-        f"{'hours':>7} {'expected':>8} {'days':>9} {'punches':>9} {'anomalies':>9}  ok"
+        f"{'hours':>7} {'expected':>8} {'ERP h':>7} {'days':>9} {'punches':>9} {'anomalies':>9}  ok"
     )
-    lines = [f"worked hours, {month:%B %Y} (pointage_resume; equipe = temps_travaille_mois)", head]
+    lines = [
+        f"worked hours, {month:%B %Y} (pointage_resume_mensuel; equipe = its minutes;"
+        " ERP h = the ERP's pointage_resume.total_heures)",
+        head,
+    ]
     for row in rows:
         got, want = row.actual, row.expected
 
@@ -147,12 +167,19 @@ def hours_table(rows: list[HoursRow], month: date) -> str:
             f"{row.name[:22]:<22} {row.user_id[:8]:<8} {row.time_zone:<13} {row.shift:<5} "
             f"{equipe:>8} {hours(got.minutes_travaillees if got else None):>7} "
             f"{hours(want.minutes_travaillees if want else None):>8} "
+            f"{_erp_cell(row):>7} "
             f"{pair('jours_travailles'):>9} {pair('nb_pointages'):>9} "
             f"{pair('nb_anomalies'):>9}  {verdict}"
         )
     total = sum(r.actual.minutes_travaillees for r in rows if r.actual)
     lines.append(f"{'total':<22} {'':<8} {'':<13} {'':<5} {'':>8} {hours(total):>7}")
     return "\n".join(lines)
+
+
+def _erp_cell(row: HoursRow) -> str:
+    if not row.mapped or not row.erp_compared:
+        return ""
+    return "-" if row.erp is None else str(row.erp.total_heures)
 
 
 def differences_text(found: list[Difference]) -> str:

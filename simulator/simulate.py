@@ -219,14 +219,17 @@ def simulate(args: argparse.Namespace) -> int:
     print(log_summary(log))
     print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
     ids = [d["id"] for d in generated.deliveries]
-    stored = database.value("SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids)
+    stored = database.value(
+        "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])", ids
+    )
     print(f"pointage rows: {stored} of {unique} distinct deliveries")
 
     actual = expectations.database_totals(database)
     equipe = expectations.temps_travaille_mois(database)
+    erp = expectations.erp_totals(database)
     expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
-    found = expectations.differences(expected, actual, equipe)
-    rows = hours_rows(generated.company, first, actual, expected, equipe)
+    found = expectations.differences(expected, actual, equipe, erp)
+    rows = hours_rows(generated.company, first, actual, expected, equipe, erp)
     print()
     print(hours_table(rows, first))
     export = payroll.check(export, Month(first.year, first.month), actual)

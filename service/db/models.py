@@ -2,14 +2,27 @@
 
 The SQL file is the source of truth (a DBA runs it); these models mirror it so that statements are
 typed. Columns marked "trigger" belong to the worked-time trigger: the service never writes them.
+The ERP's own `pointage` and `pointage_resume` (one row per employee and day / month) are derived
+by the triggers; the service only reads them in tests, so they are not mapped here.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, SmallInteger, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,13 +40,15 @@ class Equipe(Base):
     nom: Mapped[str | None] = mapped_column(Text)
     prenom: Mapped[str | None] = mapped_column(Text)
     timemoto_user_id: Mapped[str | None] = mapped_column(Text, unique=True)
-    temps_travaille_mois: Mapped[int] = mapped_column(Integer, default=0)
+    # trigger: the most recent month with punches, in hours (the ERP's) and in minutes (ours)
+    temps_travaille_mois: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=0)
+    minutes_travaillees_mois: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Pointage(Base):
     """One clocking."""
 
-    __tablename__ = "pointage"
+    __tablename__ = "pointage_horodatage"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, unique=True)
@@ -67,9 +82,9 @@ class PointageSupprime(Base):
 
 
 class PointageResume(Base):
-    """One TimeMoto user's month (trigger-maintained)."""
+    """One TimeMoto user's month, §3's exact figures (trigger-maintained)."""
 
-    __tablename__ = "pointage_resume"
+    __tablename__ = "pointage_resume_mensuel"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     timemoto_user_id: Mapped[str] = mapped_column(Text)

@@ -69,8 +69,8 @@ _ROWS = (
 
 
 def _insert_punches(rows: Any, where: ColumnElement[bool] | None = None) -> ReturningInsert[Any]:
-    """INSERT INTO pointage the punch columns of `rows` (those `where` allows), the delivery ids
-    stored already skipped; RETURNING the ids added."""
+    """INSERT INTO pointage_horodatage the punch columns of `rows` (those `where` allows), the
+    delivery ids stored already skipped; RETURNING the ids added."""
     chosen = select(
         *(
             cast(rows.c[name], JSONB) if name == "payload" else rows.c[name]
@@ -78,7 +78,7 @@ def _insert_punches(rows: Any, where: ColumnElement[bool] | None = None) -> Retu
         )
     )
     return (
-        insert(Base.metadata.tables["pointage"])  # Core: no ORM bulk-insert machinery
+        insert(Base.metadata.tables["pointage_horodatage"])  # Core: no ORM bulk-insert machinery
         .from_select(
             [name for name, _ in _PUNCH_COLUMNS],
             chosen if where is None else chosen.where(where),

@@ -18,7 +18,8 @@ from service.domain.diagnosis import Cause, grants_for
 # path a DBA knows, is a link to it.
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "sql" / "schema_pointage.sql"
 
-# The objects of docs/contract.md §4, in the order the verifier lists them.
+# The objects of docs/contract.md §4, in the order the verifier lists them, with the clockings'
+# table (the trigger is on it) and our exact figures beside the ERP's layout (§10).
 FUNCTION_NAME = "pointage_maj_resume"
 TRIGGER_NAME = "pointage_maj_resume_trg"
 # Not in the contract's list: the service's batch insert calls it (db/repositories.py), so a
@@ -29,8 +30,11 @@ ObjectKind = Literal["table", "column", "function", "trigger", "view"]
 EXPECTED_OBJECTS: tuple[tuple[str, ObjectKind], ...] = (
     ("pointage", "table"),
     ("pointage_resume", "table"),
+    ("pointage_horodatage", "table"),
+    ("pointage_resume_mensuel", "table"),
     ("equipe.timemoto_user_id", "column"),
     ("equipe.temps_travaille_mois", "column"),
+    ("equipe.minutes_travaillees_mois", "column"),
     (FUNCTION_NAME, "function"),
     (TRIGGER_NAME, "trigger"),
     ("v_pointage_detail", "view"),
@@ -38,17 +42,27 @@ EXPECTED_OBJECTS: tuple[tuple[str, ObjectKind], ...] = (
 )
 
 # One round trip: a boolean per expected object, resolved through the search_path as the ERP does.
+# The ERP's pointage counts only in its layout (user_id): the clockings' earlier one, still to be
+# upgraded, is reported missing.
 _CHECK_SQL = """
 SELECT
-  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage') AND relkind IN ('r', 'p')),
-  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage_resume')
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('pointage')
+          AND attname = 'user_id' AND NOT attisdropped),
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('pointage_resume')
+          AND attname = 'user_id' AND NOT attisdropped),
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage_horodatage')
+          AND relkind IN ('r', 'p')),
+  EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pointage_resume_mensuel')
           AND relkind IN ('r', 'p')),
   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('equipe')
           AND attname = 'timemoto_user_id' AND NOT attisdropped),
   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('equipe')
           AND attname = 'temps_travaille_mois' AND NOT attisdropped),
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('equipe')
+          AND attname = 'minutes_travaillees_mois' AND NOT attisdropped),
   to_regprocedure($1 || '()') IS NOT NULL,
-  EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('pointage') AND tgname = $2),
+  EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('pointage_horodatage')
+          AND tgname = $2),
   EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('v_pointage_detail') AND relkind = 'v'),
   to_regprocedure($3 || '(text)') IS NOT NULL,
   current_user::text,
@@ -107,13 +121,17 @@ def schema_sql() -> str:
     return SCHEMA_FILE.read_text(encoding="utf-8")
 
 
-async def apply_schema(target: DatabaseTarget) -> None:
-    """Run the SQL file; it is idempotent and wraps itself in one transaction."""
+async def apply_schema(target: DatabaseTarget) -> str:
+    """Run the SQL file; it is idempotent and wraps itself in one transaction. Returns its one
+    line saying what it did (created, upgraded from which layout, or nothing to do), which the
+    file leaves in the session's setting pointage.schema_applique (and as a NOTICE)."""
     connection = await target.connect()
     try:
         await connection.execute(schema_sql())
+        line = await connection.fetchval("SELECT current_setting('pointage.schema_applique', true)")
     finally:
         await connection.close()
+    return str(line or "applied")
 
 
 async def check_schema(target: DatabaseTarget) -> SchemaReport:

@@ -3,13 +3,15 @@
 Reads only, each bounded by an index so that the page answers in milliseconds with 100,000
 punches (`python -m bench status` runs them under EXPLAIN ANALYZE):
 
-- the last delivery received (`pointage` and the inbox `pointage_evenement`, by `recu_le`), and
-  the last punch of each location (`data.locationName`, a skip scan: one index probe per
-  location);
+- the last delivery received (the clockings `pointage_horodatage` and the inbox
+  `pointage_evenement`, by `recu_le`), and the last punch of each location
+  (`data.locationName`, a skip scan: one index probe per location);
 - deliveries per hour over 48 hours (`recu_le` range);
-- the TimeMoto users not mapped to `equipe` (from `pointage_resume`, one row per user and month,
-  then each user's first and last punch by `pointage_utilisateur_horodatage_idx`);
-- this month's anomalies per employee (`pointage_resume`, and the reasons by the same index).
+- the TimeMoto users not mapped to `equipe` (from `pointage_resume_mensuel`, one row per user and
+  month, then each user's first and last punch by
+  `pointage_horodatage_utilisateur_horodatage_idx`);
+- this month's anomalies per employee (`pointage_resume_mensuel`, and the reasons by the same
+  index).
 
 The statements are spelled out in SQL (not built with Core as the write path is) so that what the
 bench explains is exactly what runs.
@@ -32,12 +34,13 @@ HOURS = 48
 
 # The indexes these reads want (proposed for sql/schema_pointage.sql; see README "Status page").
 PROPOSED_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS pointage_recu_le_idx ON pointage (recu_le)",
+    "CREATE INDEX IF NOT EXISTS pointage_horodatage_recu_le_idx ON pointage_horodatage (recu_le)",
     "CREATE INDEX IF NOT EXISTS pointage_evenement_recu_le_idx ON pointage_evenement (recu_le)",
-    "CREATE INDEX IF NOT EXISTS pointage_lieu_recu_le_idx"
-    " ON pointage ((payload -> 'data' ->> 'locationName'), recu_le)",
-    "CREATE INDEX IF NOT EXISTS pointage_anomalie_jour_idx"
-    " ON pointage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie",
+    "CREATE INDEX IF NOT EXISTS pointage_horodatage_lieu_recu_le_idx"
+    " ON pointage_horodatage ((payload -> 'data' ->> 'locationName'), recu_le)",
+    "CREATE INDEX IF NOT EXISTS pointage_horodatage_anomalie_jour_idx"
+    " ON pointage_horodatage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie)"
+    " WHERE anomalie",
 )
 
 LAST_PUNCH = text("""
@@ -47,7 +50,7 @@ SELECT p.recu_le, p.timemoto_user_id, p.type_pointage, p.horodatage, p.fuseau_ho
        p.payload -> 'data' ->> 'userEmployeeNumber' AS matricule,
        p.payload -> 'data' ->> 'locationName' AS lieu,
        e.nom AS equipe_nom, e.prenom AS equipe_prenom
-  FROM pointage p LEFT JOIN equipe e ON e.id = p.equipe_id
+  FROM pointage_horodatage p LEFT JOIN equipe e ON e.id = p.equipe_id
  ORDER BY p.recu_le DESC
  LIMIT 1
 """)
@@ -60,11 +63,11 @@ SELECT recu_le, event FROM pointage_evenement ORDER BY recu_le DESC LIMIT 1
 # latest punch. A punch with no location is the NULL row.
 PER_LOCATION = text("""
 WITH RECURSIVE lieux(lieu) AS (
-    (SELECT payload -> 'data' ->> 'locationName' FROM pointage
+    (SELECT payload -> 'data' ->> 'locationName' FROM pointage_horodatage
       WHERE payload -> 'data' ->> 'locationName' IS NOT NULL
       ORDER BY payload -> 'data' ->> 'locationName' LIMIT 1)
     UNION ALL
-    SELECT (SELECT payload -> 'data' ->> 'locationName' FROM pointage
+    SELECT (SELECT payload -> 'data' ->> 'locationName' FROM pointage_horodatage
              WHERE payload -> 'data' ->> 'locationName' > lieux.lieu
              ORDER BY payload -> 'data' ->> 'locationName' LIMIT 1)
       FROM lieux WHERE lieux.lieu IS NOT NULL
@@ -75,7 +78,7 @@ SELECT l.lieu, d.recu_le, d.timemoto_user_id, d.prenom, d.nom, d.type_pointage
      SELECT p.recu_le, p.timemoto_user_id, p.type_pointage,
             p.payload -> 'data' ->> 'userFirstName' AS prenom,
             p.payload -> 'data' ->> 'userLastName' AS nom
-       FROM pointage p
+       FROM pointage_horodatage p
       WHERE p.payload -> 'data' ->> 'locationName' = l.lieu
       ORDER BY p.payload -> 'data' ->> 'locationName' DESC, p.recu_le DESC
       LIMIT 1) d
@@ -84,7 +87,7 @@ SELECT l.lieu, d.recu_le, d.timemoto_user_id, d.prenom, d.nom, d.type_pointage
 
 PER_HOUR = text("""
 SELECT date_trunc('hour', recu_le) AS heure, count(*) AS n FROM (
-    SELECT recu_le FROM pointage WHERE recu_le >= :since
+    SELECT recu_le FROM pointage_horodatage WHERE recu_le >= :since
     UNION ALL
     SELECT recu_le FROM pointage_evenement WHERE recu_le >= :since
 ) livraisons
@@ -96,16 +99,16 @@ SELECT u.timemoto_user_id, u.nb_pointages, premier.horodatage AS premier,
        dernier.horodatage AS dernier, dernier.prenom, dernier.nom, dernier.matricule,
        candidat.id AS equipe_candidate
   FROM (SELECT timemoto_user_id, sum(nb_pointages)::integer AS nb_pointages
-          FROM pointage_resume WHERE equipe_id IS NULL
+          FROM pointage_resume_mensuel WHERE equipe_id IS NULL
          GROUP BY timemoto_user_id) u
  CROSS JOIN LATERAL (
-     SELECT horodatage FROM pointage WHERE timemoto_user_id = u.timemoto_user_id
+     SELECT horodatage FROM pointage_horodatage WHERE timemoto_user_id = u.timemoto_user_id
       ORDER BY horodatage LIMIT 1) premier
  CROSS JOIN LATERAL (
      SELECT horodatage, payload -> 'data' ->> 'userFirstName' AS prenom,
             payload -> 'data' ->> 'userLastName' AS nom,
             payload -> 'data' ->> 'userEmployeeNumber' AS matricule
-       FROM pointage WHERE timemoto_user_id = u.timemoto_user_id
+       FROM pointage_horodatage WHERE timemoto_user_id = u.timemoto_user_id
       ORDER BY horodatage DESC LIMIT 1) dernier
   LEFT JOIN LATERAL (
      SELECT e.id FROM equipe e
@@ -120,18 +123,18 @@ ANOMALIES = text("""
 SELECT r.timemoto_user_id, r.equipe_id, r.nb_anomalies, r.nb_pointages,
        coalesce(e.nom, dernier.nom) AS nom, coalesce(e.prenom, dernier.prenom) AS prenom,
        motifs.entree_repetee, motifs.sortie_sans_poste, motifs.poste_trop_long
-  FROM pointage_resume r
+  FROM pointage_resume_mensuel r
   LEFT JOIN equipe e ON e.id = r.equipe_id
  CROSS JOIN LATERAL (
      SELECT payload -> 'data' ->> 'userFirstName' AS prenom,
             payload -> 'data' ->> 'userLastName' AS nom
-       FROM pointage WHERE timemoto_user_id = r.timemoto_user_id
+       FROM pointage_horodatage WHERE timemoto_user_id = r.timemoto_user_id
       ORDER BY horodatage DESC LIMIT 1) dernier
  CROSS JOIN LATERAL (
      SELECT count(*) FILTER (WHERE motif_anomalie = 'entree_repetee') AS entree_repetee,
             count(*) FILTER (WHERE motif_anomalie = 'sortie_sans_poste') AS sortie_sans_poste,
             count(*) FILTER (WHERE motif_anomalie = 'poste_trop_long') AS poste_trop_long
-       FROM pointage
+       FROM pointage_horodatage
       WHERE timemoto_user_id = r.timemoto_user_id
         AND anomalie AND jour_rattache >= :first AND jour_rattache < :next) motifs
  WHERE r.mois = :first AND r.nb_anomalies > 0

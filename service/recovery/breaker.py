@@ -36,6 +36,7 @@ class Breaker:
         self._state: str | None = "unknown"
         self._role = target.user or "the service's role"  # for the GRANTs, until a check says
         self._schema = "public"
+        self._applied = ""  # the schema file's own line about its last run here
         self.problem: DatabaseProblem | None = None  # why the database is down, as last seen
         self.apply_problem: DatabaseProblem | None = None  # why the schema could not be applied
 
@@ -143,8 +144,10 @@ class Breaker:
             report = await check_schema(self._target)
             if apply_failed is None and not report.missing:
                 log.warning(
-                    "pointage schema was incomplete (missing: %s): applied sql/schema_pointage.sql",
+                    "pointage schema was incomplete (missing: %s): applied "
+                    "sql/schema_pointage.sql: %s",
                     ", ".join(missing_before),
+                    self._applied,
                 )
         self.apply_problem = apply_failed if report.missing else None
         self.problem = report.outage
@@ -195,7 +198,7 @@ class Breaker:
     async def _apply_schema(self) -> DatabaseProblem | None:
         """Run the schema script; the problem when it fails (the caller decides what to log)."""
         try:
-            await apply_schema(self._target)
+            self._applied = await apply_schema(self._target)  # what it did, in one line
         except Exception as exc:  # noqa: BLE001 - classified and reported by the probe
             problem = classify(exc)
             if problem.cause is Cause.PRIVILEGES:

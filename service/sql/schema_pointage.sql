@@ -5,14 +5,186 @@
 -- Apply by hand:  psql -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f sql/schema_pointage.sql
 -- (the service sends the same text in one call: no psql meta-commands in here).
 --
---   1. Tables: equipe (our columns), pointage, pointage_resume, the inbox pointage_evenement
---   2. Worked time: the functions that attribute punches and keep the months
---   3. The triggers on pointage
+-- Two layers:
+--   - the clockings, one row per TimeMoto clocking: pointage_horodatage (the source of truth),
+--     their exact monthly figures in pointage_resume_mensuel and equipe.minutes_travaillees_mois;
+--   - what the ERP's own pages read, derived from them by the triggers, for the TimeMoto users
+--     mapped to an employee: pointage (one row per employee and day), pointage_resume (one row
+--     per employee and month), equipe.temps_travaille_mois (hours), v_pointage_detail.
+--
+--   0. Upgrades of the layout: a database set up by an earlier version of this file (clockings
+--      in pointage), or by the ERP's own first schema
+--   1. Tables
+--   2. Worked time: the functions that attribute punches and keep the months and the ERP's rows
+--   3. The triggers on pointage_horodatage
 --   4. Links to equipe: mapping a TimeMoto user to an employee
 --   5. Views
 --   6. Upgrades of a database set up by an older version
+--   7. What this run did, in one line (a NOTICE, and the setting pointage.schema_applique)
 
 BEGIN;
+
+-- =============================================================================================
+-- 0. Upgrades of the layout
+-- =============================================================================================
+-- Before anything is created: what is there decides what is done, said in one line at the end
+-- (section 7). The setting pointage.schema_applique carries that line through the transaction
+-- (and after it, for the session: the service reads it there).
+--   - pointage_horodatage exists: the layout is in place; nothing to move.
+--   - pointage holds clockings (this service's earlier layout): it becomes pointage_horodatage,
+--     every row kept (with its constraints, indexes and sequence, renamed), and our monthly
+--     pointage_resume becomes pointage_resume_mensuel; the ERP's tables are then created and
+--     filled from them (section 7).
+--   - pointage and pointage_resume are the ERP's (its first schema, run before this file): they
+--     stay, and become derived. Rows the ERP's first integration wrote in them are copied, as
+--     they are, to pointage_premiere_integration and pointage_resume_premiere_integration (or
+--     the first free name after them: _2, _3...), and only then taken out: nothing is dropped.
+DO $$
+BEGIN
+    PERFORM set_config('pointage.schema_applique', '', false);
+END;
+$$;
+
+-- The first free table name among p_nom, p_nom_2, p_nom_3...
+CREATE OR REPLACE FUNCTION pointage_nom_libre(p_nom text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_nom text := p_nom;
+    v_n integer := 1;
+BEGIN
+    WHILE to_regclass(quote_ident(v_nom)) IS NOT NULL LOOP
+        v_n := v_n + 1;
+        v_nom := p_nom || '_' || v_n;
+    END LOOP;
+    RETURN v_nom;
+END;
+$$;
+
+-- Rename a table with the constraints, indexes and sequences named after it (p_ancien_*), so
+-- that the names are free for the table that takes its place.
+CREATE OR REPLACE FUNCTION pointage_renommer_table(p_ancien text, p_nouveau text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_nom text;
+    v_sequence text;
+BEGIN
+    EXECUTE format('ALTER TABLE %I RENAME TO %I', p_ancien, p_nouveau);
+    FOR v_nom IN SELECT c.conname FROM pg_constraint AS c
+                  WHERE c.conrelid = to_regclass(quote_ident(p_nouveau))
+                    AND starts_with(c.conname, p_ancien || '_') LOOP
+        EXECUTE format('ALTER TABLE %I RENAME CONSTRAINT %I TO %I', p_nouveau, v_nom,
+                       p_nouveau || substr(v_nom, length(p_ancien) + 1));
+    END LOOP;
+    FOR v_nom IN SELECT i.relname FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid
+                  WHERE x.indrelid = to_regclass(quote_ident(p_nouveau))
+                    AND starts_with(i.relname, p_ancien || '_')
+                    AND NOT starts_with(i.relname, p_nouveau || '_') LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', v_nom,
+                       p_nouveau || substr(v_nom, length(p_ancien) + 1));
+    END LOOP;
+    FOR v_sequence IN SELECT s.relname FROM pg_depend AS d JOIN pg_class AS s ON s.oid = d.objid
+                       WHERE d.refobjid = to_regclass(quote_ident(p_nouveau))
+                         AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'
+                         AND starts_with(s.relname, p_ancien || '_') LOOP
+        EXECUTE format('ALTER SEQUENCE %I RENAME TO %I', v_sequence,
+                       p_nouveau || substr(v_sequence, length(p_ancien) + 1));
+    END LOOP;
+END;
+$$;
+
+DO $$
+DECLARE
+    v_premiere boolean := to_regclass('pointage_horodatage') IS NULL;
+    v_pointage text;  -- whose table pointage is: 'service', 'erp' or NULL (none)
+    v_resume text;    -- the same for pointage_resume
+    v_n bigint;
+    v_m bigint;
+    v_archive text;
+    v_archive_resume text;
+    v_ligne text;
+BEGIN
+    SELECT CASE WHEN bool_or(a.attname = 'type_pointage') THEN 'service'
+                WHEN bool_or(a.attname = 'user_id') THEN 'erp'
+                WHEN count(*) > 0 THEN 'autre' END
+      INTO v_pointage
+      FROM pg_attribute AS a
+     WHERE a.attrelid = to_regclass('pointage') AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT CASE WHEN bool_or(a.attname = 'timemoto_user_id') THEN 'service'
+                WHEN bool_or(a.attname = 'user_id') THEN 'erp'
+                WHEN count(*) > 0 THEN 'autre' END
+      INTO v_resume
+      FROM pg_attribute AS a
+     WHERE a.attrelid = to_regclass('pointage_resume') AND a.attnum > 0 AND NOT a.attisdropped;
+    IF v_pointage = 'autre' OR v_resume = 'autre' THEN
+        RAISE EXCEPTION 'pointage schema: table pointage or pointage_resume exists with columns '
+                        'this file does not know (neither clockings nor the ERP''s layout); '
+                        'nothing was changed';
+    END IF;
+    IF v_pointage = 'service' AND NOT v_premiere THEN
+        RAISE EXCEPTION 'pointage schema: both pointage and pointage_horodatage hold clockings; '
+                        'nothing was changed';
+    END IF;
+    IF v_resume = 'service' AND to_regclass('pointage_resume_mensuel') IS NOT NULL THEN
+        RAISE EXCEPTION 'pointage schema: both pointage_resume and pointage_resume_mensuel hold '
+                        'our monthly figures; nothing was changed';
+    END IF;
+
+    IF v_pointage = 'service' OR v_resume = 'service' THEN
+        v_n := 0;
+        v_m := 0;
+        IF v_pointage = 'service' THEN
+            -- Our per-clocking v_pointage_detail gives its name to the ERP's (section 5).
+            DROP VIEW IF EXISTS v_pointage_detail;
+            PERFORM pointage_renommer_table('pointage', 'pointage_horodatage');
+            SELECT count(*) INTO v_n FROM pointage_horodatage;
+        END IF;
+        IF v_resume = 'service' THEN
+            PERFORM pointage_renommer_table('pointage_resume', 'pointage_resume_mensuel');
+            SELECT count(*) INTO v_m FROM pointage_resume_mensuel;
+        END IF;
+        v_ligne := format('upgraded from the earlier layout (clockings in pointage): %s '
+                          'clockings moved to pointage_horodatage and %s monthly summaries to '
+                          'pointage_resume_mensuel; pointage and pointage_resume now in the '
+                          'ERP''s layout', v_n, v_m);
+    ELSIF v_premiere AND (v_pointage = 'erp' OR v_resume = 'erp') THEN
+        v_n := 0;
+        v_m := 0;
+        IF v_pointage = 'erp' THEN
+            SELECT count(*) INTO v_n FROM pointage;
+        END IF;
+        IF v_resume = 'erp' THEN
+            SELECT count(*) INTO v_m FROM pointage_resume;
+        END IF;
+        IF v_n = 0 AND v_m = 0 THEN
+            v_ligne := 'upgraded from the ERP''s first layout: its pointage and pointage_resume '
+                       'were empty and are now derived from the clockings (pointage_horodatage)';
+        ELSE
+            v_ligne := 'upgraded from the ERP''s first layout:';
+            IF v_n > 0 THEN
+                v_archive := pointage_nom_libre('pointage_premiere_integration');
+                EXECUTE format('CREATE TABLE %I AS TABLE pointage', v_archive);
+                DELETE FROM pointage;
+                v_ligne := v_ligne || format(' its %s rows of pointage kept in %s;', v_n,
+                                             v_archive);
+            END IF;
+            IF v_m > 0 THEN
+                v_archive_resume := pointage_nom_libre('pointage_resume_premiere_integration');
+                EXECUTE format('CREATE TABLE %I AS TABLE pointage_resume', v_archive_resume);
+                DELETE FROM pointage_resume;
+                v_ligne := v_ligne || format(' its %s rows of pointage_resume kept in %s;', v_m,
+                                             v_archive_resume);
+            END IF;
+            v_ligne := v_ligne || ' pointage and pointage_resume are now derived from the '
+                                  'clockings (pointage_horodatage)';
+        END IF;
+    ELSIF v_premiere THEN
+        v_ligne := 'created: clockings in pointage_horodatage, the ERP''s pointage and '
+                   'pointage_resume derived from them';
+    END IF;
+    -- NULL: nothing to upgrade (section 7 says so).
+    PERFORM set_config('pointage.schema_applique', coalesce(v_ligne, ''), false);
+END;
+$$;
 
 -- =============================================================================================
 -- 1. Tables
@@ -20,14 +192,37 @@ BEGIN;
 -- A table is created as its first version; columns added since are added with
 -- ADD COLUMN IF NOT EXISTS right after it, so an older database gains them too.
 
--- equipe: only created on an empty database (the ERP normally owns it).
+-- equipe: only created on an empty database (the ERP normally owns it, with more columns:
+-- matricule, actif, taux_horaire...).
 CREATE TABLE IF NOT EXISTS equipe (
     id serial PRIMARY KEY,
     nom text,
     prenom text
 );
 ALTER TABLE equipe ADD COLUMN IF NOT EXISTS timemoto_user_id text;  -- TimeMoto `userId`
-ALTER TABLE equipe ADD COLUMN IF NOT EXISTS temps_travaille_mois integer NOT NULL DEFAULT 0;
+-- Shown by v_pointage_detail (the ERP's equipe has them).
+ALTER TABLE equipe ADD COLUMN IF NOT EXISTS fonction text;
+ALTER TABLE equipe ADD COLUMN IF NOT EXISTS email text;
+-- The worked time of the most recent month with punches: exact minutes (ours), and the hours
+-- the ERP reads (numeric(6,2): minutes would overflow it). Once, temps_travaille_mois held the
+-- minutes: they move to minutes_travaillees_mois.
+ALTER TABLE equipe ADD COLUMN IF NOT EXISTS minutes_travaillees_mois integer NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute
+                WHERE attrelid = 'equipe'::regclass AND attname = 'temps_travaille_mois'
+                  AND NOT attisdropped AND atttypid IN ('integer'::regtype, 'bigint'::regtype))
+    THEN
+        UPDATE equipe SET minutes_travaillees_mois = temps_travaille_mois
+         WHERE minutes_travaillees_mois IS DISTINCT FROM temps_travaille_mois;
+        ALTER TABLE equipe ALTER COLUMN temps_travaille_mois DROP DEFAULT,
+            ALTER COLUMN temps_travaille_mois TYPE numeric(6,2)
+                USING round(temps_travaille_mois / 60.0, 2),
+            ALTER COLUMN temps_travaille_mois SET DEFAULT 0;
+    END IF;
+END;
+$$;
+ALTER TABLE equipe ADD COLUMN IF NOT EXISTS temps_travaille_mois numeric(6,2) NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX IF NOT EXISTS equipe_timemoto_user_id_key ON equipe (timemoto_user_id);
 
 -- The order of punches at one instant: close what is open before opening anything (fin_pause,
@@ -41,8 +236,8 @@ BEGIN
 END;
 $$;
 
--- pointage: one row per clocking (docs/contract.md §2).
-CREATE TABLE IF NOT EXISTS pointage (
+-- pointage_horodatage: one row per clocking (docs/contract.md §2).
+CREATE TABLE IF NOT EXISTS pointage_horodatage (
     id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
     event_id text NOT NULL UNIQUE,
     timemoto_user_id text NOT NULL,
@@ -71,41 +266,48 @@ CREATE TABLE IF NOT EXISTS pointage (
 --                    poste_trop_long    both punches of a "shift" over 24 hours
 --   pause_us       on the sortie of a closed shift: the shift's break microseconds; 0 on other
 --                  punches (NULL: attributed by an older version, which section 6 redoes)
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS rang smallint
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS rang smallint
     GENERATED ALWAYS AS (pointage_rang(type_pointage)) STORED;
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS jour_rattache date;
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS anomalie boolean NOT NULL DEFAULT false;
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS poste_ferme boolean NOT NULL DEFAULT false;
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS motif_anomalie text
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS jour_rattache date;
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS anomalie boolean NOT NULL DEFAULT false;
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS poste_ferme boolean NOT NULL DEFAULT false;
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS motif_anomalie text
     CHECK (motif_anomalie IN ('entree_repetee', 'sortie_sans_poste', 'poste_trop_long'));
-ALTER TABLE pointage ADD COLUMN IF NOT EXISTS pause_us bigint;
+ALTER TABLE pointage_horodatage ADD COLUMN IF NOT EXISTS pause_us bigint;
 
 -- The order of one user's punches, which the worked time follows:
 --     (horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
--- It never depends on the order of arrival. pointage_ordre_idx, pointage_ancre_idx, the queries
+-- It never depends on the order of arrival. pointage_horodatage_ordre_idx, pointage_horodatage_ancre_idx, the queries
 -- of sections 2 and 3 and v_pointage_jour spell it out column by column (a row comparison uses
 -- an index only so).
-CREATE INDEX IF NOT EXISTS pointage_utilisateur_horodatage_idx
-    ON pointage (timemoto_user_id, horodatage);
-CREATE INDEX IF NOT EXISTS pointage_ordre_idx
-    ON pointage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
+CREATE INDEX IF NOT EXISTS pointage_horodatage_utilisateur_horodatage_idx
+    ON pointage_horodatage (timemoto_user_id, horodatage);
+CREATE INDEX IF NOT EXISTS pointage_horodatage_ordre_idx
+    ON pointage_horodatage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C",
+                            event_id COLLATE "C")
     WHERE NOT ignore;
-CREATE INDEX IF NOT EXISTS pointage_ancre_idx
-    ON pointage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C", event_id COLLATE "C")
+CREATE INDEX IF NOT EXISTS pointage_horodatage_ancre_idx
+    ON pointage_horodatage (timemoto_user_id, horodatage, rang, fuseau_horaire COLLATE "C",
+                            event_id COLLATE "C")
     WHERE NOT ignore AND type_pointage IN ('entree', 'sortie');
-CREATE INDEX IF NOT EXISTS pointage_poste_ferme_idx
-    ON pointage (timemoto_user_id, jour_rattache) WHERE poste_ferme;
+-- The punches that count on one date: a month's worked days, and the ERP's row of that day
+-- (pointage_erp_synchroniser). It replaces pointage_poste_ferme_idx (the closed shifts only):
+-- one index less to write on each insert.
+CREATE INDEX IF NOT EXISTS pointage_horodatage_jour_idx
+    ON pointage_horodatage (timemoto_user_id, jour_rattache) WHERE jour_rattache IS NOT NULL;
+DROP INDEX IF EXISTS pointage_horodatage_poste_ferme_idx;
 -- What the operators' status page reads (docs/contract.md §6): recent deliveries, the last one per
 -- location, this month's anomalies.
-CREATE INDEX IF NOT EXISTS pointage_recu_le_idx ON pointage (recu_le);
-CREATE INDEX IF NOT EXISTS pointage_lieu_recu_le_idx
-    ON pointage ((payload -> 'data' ->> 'locationName'), recu_le);
-CREATE INDEX IF NOT EXISTS pointage_anomalie_jour_idx
-    ON pointage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie;
+CREATE INDEX IF NOT EXISTS pointage_horodatage_recu_le_idx ON pointage_horodatage (recu_le);
+CREATE INDEX IF NOT EXISTS pointage_horodatage_lieu_recu_le_idx
+    ON pointage_horodatage ((payload -> 'data' ->> 'locationName'), recu_le);
+CREATE INDEX IF NOT EXISTS pointage_horodatage_anomalie_jour_idx
+    ON pointage_horodatage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie;
 
--- pointage_resume: one row per TimeMoto user and month, the sum of its punches' attributions.
-CREATE TABLE IF NOT EXISTS pointage_resume (
+-- pointage_resume_mensuel: one row per TimeMoto user and month, the sum of its punches'
+-- attributions (§3's exact figures; the ERP's pointage_resume is derived from it).
+CREATE TABLE IF NOT EXISTS pointage_resume_mensuel (
     id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
     timemoto_user_id text NOT NULL,
     equipe_id integer REFERENCES equipe (id) ON DELETE SET NULL,
@@ -118,7 +320,8 @@ CREATE TABLE IF NOT EXISTS pointage_resume (
     UNIQUE (timemoto_user_id, mois)
 );
 -- The exact worked microseconds (minutes_travaillees is this, rounded down).
-ALTER TABLE pointage_resume ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
+ALTER TABLE pointage_resume_mensuel
+    ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
 
 -- pointage_evenement, the inbox: deliveries that are not new punches (user.*, test events,
 -- corrections), kept as sent.
@@ -148,13 +351,57 @@ CREATE TABLE IF NOT EXISTS pointage_supprime (
     supprime_le timestamptz NOT NULL DEFAULT now()
 );
 
+-- What the ERP's own pages read (its layout, as its first schema created it): kept by the
+-- triggers from the clockings, for the TimeMoto users mapped to an employee (user_id is
+-- equipe.id); nothing else should write them. Where the ERP's first schema created them, they
+-- stay as it made them.
+-- pointage: one row per employee and work date (the date a punch counts on, as in
+-- v_pointage_jour: a shift's punches count on its entree's local date).
+--   timemoto_id         the TimeMoto user and the date (pointage_erp_id)
+--   check_in            local time (in the punch's zone, without offset) of the date's first entree
+--   check_out           local time of the date's last sortie
+--   heures_travaillees  the date's worked minutes (§3) / 60, to 2 decimals
+--   present             a closed shift counts on that date
+--   retard_minutes      0: the service knows no schedule
+CREATE TABLE IF NOT EXISTS pointage (
+    id serial PRIMARY KEY,
+    timemoto_id varchar(255) UNIQUE,
+    user_id integer NOT NULL REFERENCES equipe (id) ON DELETE CASCADE,
+    date date NOT NULL,
+    check_in timestamp,
+    check_out timestamp,
+    heures_travaillees numeric(5,2) DEFAULT 0,
+    present boolean DEFAULT false,
+    retard_minutes integer DEFAULT 0,
+    created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamp DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE (user_id, date)
+);
+CREATE INDEX IF NOT EXISTS idx_pointage_date ON pointage (date);
+-- pointage_resume: one row per employee and month ('YYYY-MM'): total_heures is the month's
+-- minutes_travaillees / 60 (2 decimals), total_jours_presents its jours_travailles; absences
+-- and lateness 0.
+CREATE TABLE IF NOT EXISTS pointage_resume (
+    id serial PRIMARY KEY,
+    user_id integer NOT NULL REFERENCES equipe (id) ON DELETE CASCADE,
+    mois varchar(7) NOT NULL,
+    total_heures numeric(6,2) DEFAULT 0,
+    total_jours_presents integer DEFAULT 0,
+    total_jours_absents integer DEFAULT 0,
+    total_retards integer DEFAULT 0,
+    total_minutes_retard integer DEFAULT 0,
+    created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamp DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE (user_id, mois)
+);
+
 -- =============================================================================================
 -- 2. Worked time
 -- =============================================================================================
 -- docs/contract.md §3; rules and tie-breaks in README "Worked time"; reference model
 -- simulator/worktime_model.py.
 --
--- Each punch stores its attribution (section 1) and `pointage_resume` is always the sum of the
+-- Each punch stores its attribution (section 1) and `pointage_resume_mensuel` is always the sum of the
 -- stored attributions, so a change applies differences instead of recounting a month.
 --
 -- Every entree or sortie (an "anchor") resets the pairing of punches into shifts. A punch's
@@ -165,7 +412,7 @@ CREATE TABLE IF NOT EXISTS pointage_supprime (
 --     anchor before it if an entree, the one after it if a sortie);
 --   - around a break or inconnu punch: the punch itself, and the sortie of the closed shift it
 --     is in (its breaks).
--- A statement on `pointage` recomputes those punches once for all the rows it touched
+-- A statement on `pointage_horodatage` recomputes those punches once for all the rows it touched
 -- (pointage_recalculer, section 3's triggers), writes the attributions that changed and applies
 -- the differences to the months (pointage_compter). The usual punch, later than all of its
 -- user's punches, changes no other punch: it is attributed as it is inserted, and only the
@@ -250,7 +497,7 @@ BEGIN
                                               s.event_id COLLATE "C"
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                                AS groupe
-                      FROM pointage AS s
+                      FROM pointage_horodatage AS s
                      WHERE s.timemoto_user_id = p_user AND NOT s.ignore
                        AND s.horodatage >= p_entree_h AND s.horodatage <= p_sortie_h
                        AND (s.horodatage, s.rang, s.fuseau_horaire COLLATE "C",
@@ -267,12 +514,196 @@ BEGIN
 END;
 $$;
 
+-- The ERP's stable id of a TimeMoto user's day (pointage.timemoto_id): the user and the date,
+-- at most 47 characters (a user id longer than TimeMoto's uuids is replaced by its md5).
+CREATE OR REPLACE FUNCTION pointage_erp_id(p_user text, p_jour date) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN length(p_user) <= 36 THEN p_user ELSE md5(p_user) END
+           || '/' || to_char(p_jour, 'YYYY-MM-DD');
+$$;
+
+-- The ERP's rows of some users' work dates (pairs: p_users[i], p_jours[i]) and of their months,
+-- made equal to what the clockings and pointage_resume_mensuel say now, for the users mapped to
+-- an employee: pointage_erp_jours (one row per employee and date) and pointage_erp_mois (per
+-- employee and month). A row is written only when it changes (its id stays), and taken out when
+-- its date or month has no punch left. The users' locks are held.
+CREATE OR REPLACE FUNCTION pointage_erp_synchroniser(p_users text[], p_jours date[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pointage_erp_jours(p_users, p_jours);
+    PERFORM pointage_erp_mois(p_users, p_jours);
+END;
+$$;
+
+-- The ERP's pointage rows of those dates.
+CREATE OR REPLACE FUNCTION pointage_erp_jours(p_users text[], p_jours date[]) RETURNS void
+LANGUAGE plpgsql
+-- As pointage_compter: one plan, every access through an index.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+BEGIN
+    WITH cibles AS (
+        SELECT DISTINCT e.id AS user_id, t.u, t.jour
+          FROM unnest(p_users, p_jours) AS t (u, jour)
+          JOIN equipe AS e ON e.timemoto_user_id = t.u
+         WHERE t.jour IS NOT NULL
+    ),
+    jours AS (
+        SELECT c.user_id, c.u, c.jour, d.nb, d.check_in, d.check_out, d.present,
+               round((d.us / 60000000) / 60.0, 2) AS heures, x.id AS erp_id,
+               (x.check_in, x.check_out, x.heures_travaillees, x.present)
+                   IS NOT DISTINCT FROM
+                   (d.check_in, d.check_out, round((d.us / 60000000) / 60.0, 2), d.present)
+                   AS inchange
+          FROM cibles AS c
+         CROSS JOIN LATERAL (
+             SELECT count(*) AS nb,
+                    (array_agg(p.horodatage AT TIME ZONE p.fuseau_horaire
+                               ORDER BY p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
+                                        p.event_id COLLATE "C")
+                         FILTER (WHERE p.type_pointage = 'entree'))[1] AS check_in,
+                    (array_agg(p.horodatage AT TIME ZONE p.fuseau_horaire
+                               ORDER BY p.horodatage DESC, p.rang DESC,
+                                        p.fuseau_horaire COLLATE "C" DESC,
+                                        p.event_id COLLATE "C" DESC)
+                         FILTER (WHERE p.type_pointage = 'sortie'))[1] AS check_out,
+                    coalesce(sum(p.travail_us), 0)::bigint AS us,
+                    coalesce(bool_or(p.poste_ferme), false) AS present
+               FROM pointage_horodatage AS p
+              WHERE p.timemoto_user_id = c.u AND p.jour_rattache = c.jour AND NOT p.ignore) AS d
+          LEFT JOIN pointage AS x ON x.user_id = c.user_id AND x.date = c.jour
+    ),
+    supprimes AS (
+        DELETE FROM pointage AS x USING jours AS j WHERE x.id = j.erp_id AND j.nb = 0
+    ),
+    modifies AS (
+        UPDATE pointage AS x
+           SET check_in = j.check_in, check_out = j.check_out, heures_travaillees = j.heures,
+               present = j.present, updated_at = localtimestamp
+          FROM jours AS j
+         WHERE x.id = j.erp_id AND j.nb > 0 AND NOT j.inchange
+    )
+    INSERT INTO pointage (timemoto_id, user_id, date, check_in, check_out, heures_travaillees,
+                          present, retard_minutes)
+    SELECT pointage_erp_id(j.u, j.jour), j.user_id, j.jour, j.check_in, j.check_out, j.heures,
+           j.present, 0
+      FROM jours AS j
+     WHERE j.erp_id IS NULL AND j.nb > 0;
+END;
+$$;
+
+-- The ERP's pointage_resume rows of the months of those dates.
+CREATE OR REPLACE FUNCTION pointage_erp_mois(p_users text[], p_jours date[]) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+BEGIN
+    WITH cibles AS (
+        SELECT DISTINCT e.id AS user_id, t.u, pointage_mois(t.jour) AS mois
+          FROM unnest(p_users, p_jours) AS t (u, jour)
+          JOIN equipe AS e ON e.timemoto_user_id = t.u
+         WHERE t.jour IS NOT NULL
+    ),
+    mois AS (
+        SELECT c.user_id, to_char(c.mois, 'YYYY-MM') AS mois,
+               round(r.minutes_travaillees / 60.0, 2) AS heures, r.jours_travailles AS jours,
+               x.id AS erp_id, r.id IS NULL AS vide,
+               (x.total_heures, x.total_jours_presents)
+                   IS NOT DISTINCT FROM (round(r.minutes_travaillees / 60.0, 2), r.jours_travailles)
+                   AS inchange
+          FROM cibles AS c
+          LEFT JOIN pointage_resume_mensuel AS r ON r.timemoto_user_id = c.u AND r.mois = c.mois
+          LEFT JOIN pointage_resume AS x
+                 ON x.user_id = c.user_id AND x.mois = to_char(c.mois, 'YYYY-MM')
+    ),
+    supprimes AS (
+        DELETE FROM pointage_resume AS x USING mois AS m WHERE x.id = m.erp_id AND m.vide
+    ),
+    modifies AS (
+        UPDATE pointage_resume AS x
+           SET total_heures = m.heures, total_jours_presents = m.jours,
+               updated_at = localtimestamp
+          FROM mois AS m
+         WHERE x.id = m.erp_id AND NOT m.vide AND NOT m.inchange
+    )
+    INSERT INTO pointage_resume (user_id, mois, total_heures, total_jours_presents,
+                                 total_jours_absents, total_retards, total_minutes_retard)
+    SELECT m.user_id, m.mois, m.heures, m.jours, 0, 0, 0
+      FROM mois AS m
+     WHERE m.erp_id IS NULL AND NOT m.vide;
+END;
+$$;
+
+-- The ERP's row of the date one usual punch counts on (later than all of its user's punches,
+-- attributed as it was inserted: pointage_rattacher_equipe), for the employee `p_equipe`: what
+-- that punch changes, without reading the date's other punches but for a closed shift's hours.
+-- An entree sets check_in if none is set; the sortie of a closed shift sets check_out, present
+-- and the hours; another sortie check_out; a date with no row yet gets one (no other punch
+-- counts on it: the rows follow the punches of mapped users).
+CREATE OR REPLACE FUNCTION pointage_erp_jour_ajoute(
+    p_equipe integer, p_a pointage_attribution, p_punch pointage_horodatage) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_local timestamp := p_punch.horodatage AT TIME ZONE p_punch.fuseau_horaire;
+    v_us bigint := p_a.travail_us;
+BEGIN
+    IF p_a.poste_ferme THEN
+        SELECT sum(p.travail_us) INTO v_us
+          FROM pointage_horodatage AS p
+         WHERE p.timemoto_user_id = p_punch.timemoto_user_id AND p.jour_rattache = p_a.jour
+           AND p.poste_ferme;
+        UPDATE pointage AS x
+           SET check_out = v_local, present = true,
+               heures_travaillees = round((v_us / 60000000) / 60.0, 2), updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    ELSIF p_punch.type_pointage = 'sortie' THEN
+        UPDATE pointage AS x SET check_out = v_local, updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    ELSIF p_punch.type_pointage = 'entree' THEN
+        UPDATE pointage AS x SET check_in = v_local, updated_at = localtimestamp
+         WHERE x.user_id = p_equipe AND x.date = p_a.jour AND x.check_in IS NULL;
+    ELSE
+        -- a break or inconnu punch: nothing the ERP shows changes, once its date has a row
+        PERFORM FROM pointage AS x WHERE x.user_id = p_equipe AND x.date = p_a.jour;
+    END IF;
+    IF NOT FOUND THEN
+        -- (an entree after the date's first one finds its row here, and changes nothing)
+        INSERT INTO pointage (timemoto_id, user_id, date, check_in, check_out,
+                              heures_travaillees, present, retard_minutes)
+        SELECT pointage_erp_id(p_punch.timemoto_user_id, p_a.jour), p_equipe, p_a.jour,
+               CASE WHEN p_punch.type_pointage = 'entree' THEN v_local END,
+               CASE WHEN p_punch.type_pointage = 'sortie' THEN v_local END,
+               round((v_us / 60000000) / 60.0, 2), p_a.poste_ferme, 0
+         WHERE NOT EXISTS (SELECT FROM pointage AS x
+                            WHERE x.user_id = p_equipe AND x.date = p_a.jour);
+    END IF;
+END;
+$$;
+
 -- Apply attributions to the months: each of `p_attributions` (of the user at the same place in
 -- `p_users`) is added to its month (`p_signes` 1) or taken out of it (-1); those with no date
 -- count nowhere. The table already holds the attributions as they are now. A month left without
--- punches disappears; equipe.temps_travaille_mois follows. The users' locks are held.
+-- punches disappears; equipe.temps_travaille_mois follows; so do the ERP's rows of the dates and
+-- months concerned. Usual punches (pointage_maj_resume): `p_jours` false, the caller keeps the
+-- ERP's day rows itself, or `p_insere`, the one punch, whose ERP day row is updated here in
+-- place. The users' locks are held.
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[]);
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[],
+                                         pointage_horodatage);
+DROP FUNCTION IF EXISTS pointage_compter(text[], pointage_attribution[], integer[], boolean);
 CREATE OR REPLACE FUNCTION pointage_compter(
-    p_users text[], p_attributions pointage_attribution[], p_signes integer[]) RETURNS void
+    p_users text[], p_attributions pointage_attribution[], p_signes integer[],
+    p_jours boolean DEFAULT true, p_insere pointage_horodatage DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 -- One plan, whatever the statistics said when it was made (see pointage_recalculer).
 SET plan_cache_mode = force_generic_plan
@@ -285,6 +716,10 @@ DECLARE
     v_a pointage_attribution;
     v_signe integer;
     v_jours integer := 0;
+    v_nouveau_mois boolean := false;
+    v_equipe integer;  -- one punch: the employee its user is mapped to, and its month's
+    v_minutes integer;
+    v_jours_mois integer;
 BEGIN
     IF cardinality(p_attributions) = 1 THEN
         -- One punch (the usual statement): the same, without grouping, its month's row updated
@@ -295,11 +730,11 @@ BEGIN
             RETURN;
         ELSIF v_a.poste_ferme THEN
             SELECT (count(*) > 0)::integer - (count(*) - v_signe > 0)::integer INTO v_jours
-              FROM pointage AS p
+              FROM pointage_horodatage AS p
              WHERE p.timemoto_user_id = p_users[1] AND p.jour_rattache = v_a.jour
                AND p.poste_ferme;
         END IF;
-        UPDATE pointage_resume AS r
+        UPDATE pointage_resume_mensuel AS r
            SET travail_us = r.travail_us + v_signe * v_a.travail_us,
                minutes_travaillees = (r.travail_us + v_signe * v_a.travail_us) / 60000000,
                jours_travailles = r.jours_travailles + v_jours,
@@ -307,9 +742,11 @@ BEGIN
                nb_anomalies = r.nb_anomalies + v_signe * v_a.anomalie::integer,
                mis_a_jour_le = now()
          WHERE r.timemoto_user_id = p_users[1] AND r.mois = pointage_mois(v_a.jour)
-        RETURNING r.equipe_id IS NOT NULL INTO v_rattaches;
+        RETURNING r.equipe_id, r.minutes_travaillees, r.jours_travailles
+             INTO v_equipe, v_minutes, v_jours_mois;
         IF NOT FOUND THEN
-            INSERT INTO pointage_resume (timemoto_user_id, equipe_id, mois, travail_us,
+            v_nouveau_mois := true;
+            INSERT INTO pointage_resume_mensuel (timemoto_user_id, equipe_id, mois, travail_us,
                                          minutes_travaillees, jours_travailles, nb_pointages,
                                          nb_anomalies, mis_a_jour_le)
             VALUES (p_users[1],
@@ -317,11 +754,13 @@ BEGIN
                     pointage_mois(v_a.jour), v_signe * v_a.travail_us,
                     v_signe * v_a.travail_us / 60000000, v_jours, v_signe,
                     v_signe * v_a.anomalie::integer, now())
-            RETURNING equipe_id IS NOT NULL INTO v_rattaches;
+            RETURNING equipe_id, minutes_travaillees, jours_travailles
+                 INTO v_equipe, v_minutes, v_jours_mois;
         END IF;
+        v_rattaches := v_equipe IS NOT NULL;
     ELSE
     WITH ecrits AS (
-        INSERT INTO pointage_resume AS r (timemoto_user_id, equipe_id, mois, travail_us,
+        INSERT INTO pointage_resume_mensuel AS r (timemoto_user_id, equipe_id, mois, travail_us,
                                           minutes_travaillees, jours_travailles, nb_pointages,
                                           nb_anomalies, mis_a_jour_le)
         SELECT d.u, (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = d.u), d.mois,
@@ -342,7 +781,7 @@ BEGIN
                                (SELECT (c.nb > 0)::integer
                                        - (c.nb - sum(m.signe) FILTER (WHERE m.poste_ferme) > 0)
                                          ::integer
-                                  FROM (SELECT count(*) AS nb FROM pointage AS p
+                                  FROM (SELECT count(*) AS nb FROM pointage_horodatage AS p
                                          WHERE p.timemoto_user_id = m.u
                                            AND p.jour_rattache = m.jour AND p.poste_ferme) AS c)
                            ELSE 0 END AS jours
@@ -366,7 +805,7 @@ BEGIN
     SELECT bool_or(e.equipe_id IS NOT NULL) INTO v_rattaches FROM ecrits AS e;
     END IF;
     IF -1 = ANY (p_signes) THEN
-        DELETE FROM pointage_resume AS r
+        DELETE FROM pointage_resume_mensuel AS r
          USING (SELECT DISTINCT m.u, pointage_mois(m.jour) AS mois
                   FROM unnest(p_users, p_attributions)
                        AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie,
@@ -375,14 +814,54 @@ BEGIN
          WHERE r.timemoto_user_id = t.u AND r.mois = t.mois AND r.nb_pointages <= 0;
     END IF;
     IF v_rattaches THEN
-        -- equipe.temps_travaille_mois: the minutes of the user's most recent month with punches.
-        UPDATE equipe AS e SET temps_travaille_mois = d.minutes
+        -- equipe: the minutes of the user's most recent month with punches, and its hours.
+        UPDATE equipe AS e
+           SET minutes_travaillees_mois = d.minutes, temps_travaille_mois = round(d.minutes / 60.0, 2)
           FROM (SELECT u.u,
-                       coalesce((SELECT r.minutes_travaillees FROM pointage_resume AS r
+                       coalesce((SELECT r.minutes_travaillees FROM pointage_resume_mensuel AS r
                                   WHERE r.timemoto_user_id = u.u
                                   ORDER BY r.mois DESC LIMIT 1), 0) AS minutes
                   FROM (SELECT DISTINCT u.u FROM unnest(p_users) AS u (u)) AS u) AS d
-         WHERE e.timemoto_user_id = d.u AND e.temps_travaille_mois IS DISTINCT FROM d.minutes;
+         WHERE e.timemoto_user_id = d.u
+           AND (e.minutes_travaillees_mois IS DISTINCT FROM d.minutes
+                OR e.temps_travaille_mois IS DISTINCT FROM round(d.minutes / 60.0, 2));
+    END IF;
+    -- The ERP's rows of the dates these punches count on, and of their months. (Several punches:
+    -- a row may change where the months do not, a first entree moved within its day.)
+    IF cardinality(p_attributions) = 1 THEN
+        IF v_rattaches THEN
+            IF (p_insere).id IS NOT NULL THEN
+                PERFORM pointage_erp_jour_ajoute(v_equipe, v_a, p_insere);
+            ELSIF p_jours THEN
+                PERFORM pointage_erp_jours(p_users, ARRAY[v_a.jour]);
+            END IF;
+            -- The month as the ERP sees it (hours, days present) changes with a closed shift,
+            -- a new month, or a punch taken out (its month may go); not with an entree or a break.
+            IF v_signe < 0 THEN
+                PERFORM pointage_erp_mois(p_users, ARRAY[v_a.jour]);
+            ELSIF v_a.travail_us <> 0 OR v_jours <> 0 OR v_nouveau_mois THEN
+                UPDATE pointage_resume AS x
+                   SET total_heures = round(v_minutes / 60.0, 2),
+                       total_jours_presents = v_jours_mois, updated_at = localtimestamp
+                 WHERE x.user_id = v_equipe
+                   AND x.mois = to_char(pointage_mois(v_a.jour), 'YYYY-MM');
+                IF NOT FOUND THEN
+                    PERFORM pointage_erp_mois(p_users, ARRAY[v_a.jour]);
+                END IF;
+            END IF;
+        END IF;
+    ELSIF p_jours THEN
+        PERFORM pointage_erp_synchroniser(array_agg(m.u), array_agg(m.jour))
+           FROM unnest(p_users, p_attributions)
+                AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie, pause_us)
+          WHERE m.jour IS NOT NULL
+         HAVING count(*) > 0;
+    ELSE
+        PERFORM pointage_erp_mois(array_agg(m.u), array_agg(m.jour))
+           FROM unnest(p_users, p_attributions)
+                AS m (u, id, jour, travail_us, anomalie, poste_ferme, motif_anomalie, pause_us)
+          WHERE m.jour IS NOT NULL
+         HAVING count(*) > 0;
     END IF;
 END;
 $$;
@@ -392,11 +871,11 @@ $$;
 -- `p_anciens` as they were (deleted, or before their update: what they stored is taken out of
 -- the months). Writes the attributions that changed, then counts the months. The users' locks
 -- are held.
-CREATE OR REPLACE FUNCTION pointage_recalculer(p_nouveaux pointage[], p_anciens pointage[])
+CREATE OR REPLACE FUNCTION pointage_recalculer(p_nouveaux pointage_horodatage[], p_anciens pointage_horodatage[])
 RETURNS void
 LANGUAGE plpgsql
 -- One plan per session, the same whatever the tables' statistics said when it was made (made
--- while `pointage` was empty, it must not read the table whole once it is not): every access
+-- while `pointage_horodatage` was empty, it must not read the table whole once it is not): every access
 -- goes through an index, every join is a nested loop driven by the touched rows.
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
@@ -431,7 +910,7 @@ BEGIN
           FROM positions AS pos
           LEFT JOIN LATERAL (
               SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
-                FROM pointage AS p
+                FROM pointage_horodatage AS p
                WHERE p.timemoto_user_id = pos.u AND NOT p.ignore
                  AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= pos.h
                  AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
@@ -441,7 +920,7 @@ BEGIN
                LIMIT 1) AS av ON true
           LEFT JOIN LATERAL (
               SELECT p.id, p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
-                FROM pointage AS p
+                FROM pointage_horodatage AS p
                WHERE p.timemoto_user_id = pos.u AND NOT p.ignore
                  AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage >= pos.h
                  AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
@@ -457,7 +936,7 @@ BEGIN
           FROM entre_ancres AS x
           JOIN LATERAL (
               SELECT p.id
-                FROM pointage AS p
+                FROM pointage_horodatage AS p
                WHERE p.timemoto_user_id = x.u AND NOT p.ignore
                  AND p.horodatage >= coalesce(x.av_h, '-infinity')
                  AND p.horodatage <= coalesce(x.ap_h, 'infinity')
@@ -541,12 +1020,12 @@ BEGIN
                             r.motif_anomalie, r.pause_us)::pointage_attribution AS stockee,
                            r.id = ANY (SELECT n.id FROM unnest(p_nouveaux) AS n) AS touche
                       FROM candidats AS c
-                      JOIN pointage AS r ON r.id = c.id
+                      JOIN pointage_horodatage AS r ON r.id = c.id
                       -- The anchor before it (not needed for an entree)...
                       LEFT JOIN LATERAL (
                           SELECT p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire,
                                  p.event_id
-                            FROM pointage AS p
+                            FROM pointage_horodatage AS p
                            WHERE r.type_pointage <> 'entree' AND NOT r.ignore
                              AND p.timemoto_user_id = r.timemoto_user_id AND NOT p.ignore
                              AND p.type_pointage IN ('entree', 'sortie')
@@ -561,7 +1040,7 @@ BEGIN
                       -- ... and the anchor after it (not needed for a sortie).
                       LEFT JOIN LATERAL (
                           SELECT p.id, p.type_pointage, p.horodatage
-                            FROM pointage AS p
+                            FROM pointage_horodatage AS p
                            WHERE r.type_pointage <> 'sortie' AND NOT r.ignore
                              AND p.timemoto_user_id = r.timemoto_user_id AND NOT p.ignore
                              AND p.type_pointage IN ('entree', 'sortie')
@@ -583,7 +1062,7 @@ BEGIN
          WHERE c.touche OR c.calculee IS DISTINCT FROM c.stockee
     ),
     ecrites AS (
-        UPDATE pointage AS p
+        UPDATE pointage_horodatage AS p
            SET jour_rattache = (e.calculee).jour, travail_us = (e.calculee).travail_us,
                anomalie = (e.calculee).anomalie, poste_ferme = (e.calculee).poste_ferme,
                motif_anomalie = (e.calculee).motif_anomalie, pause_us = (e.calculee).pause_us
@@ -617,18 +1096,23 @@ CREATE OR REPLACE FUNCTION pointage_recalculer_utilisateur(p_user text) RETURNS 
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pointage_verrouiller(p_user);
-    DELETE FROM pointage_resume WHERE timemoto_user_id = p_user;
+    DELETE FROM pointage_resume_mensuel WHERE timemoto_user_id = p_user;
+    DELETE FROM pointage WHERE user_id = (SELECT e.id FROM equipe AS e
+                                           WHERE e.timemoto_user_id = p_user);
+    DELETE FROM pointage_resume WHERE user_id = (SELECT e.id FROM equipe AS e
+                                                  WHERE e.timemoto_user_id = p_user);
     -- Every punch as if just inserted: what it stores counts nowhere now.
     PERFORM pointage_recalculer(
-        ARRAY(SELECT p FROM pointage AS p WHERE p.timemoto_user_id = p_user), '{}');
-    UPDATE equipe SET temps_travaille_mois = 0
-     WHERE timemoto_user_id = p_user AND temps_travaille_mois <> 0
-       AND NOT EXISTS (SELECT FROM pointage_resume WHERE timemoto_user_id = p_user);
+        ARRAY(SELECT p FROM pointage_horodatage AS p WHERE p.timemoto_user_id = p_user), '{}');
+    UPDATE equipe SET temps_travaille_mois = 0, minutes_travaillees_mois = 0
+     WHERE timemoto_user_id = p_user
+       AND (temps_travaille_mois <> 0 OR minutes_travaillees_mois <> 0)
+       AND NOT EXISTS (SELECT FROM pointage_resume_mensuel WHERE timemoto_user_id = p_user);
 END;
 $$;
 
 -- =============================================================================================
--- 3. The triggers on pointage
+-- 3. The triggers on pointage_horodatage
 -- =============================================================================================
 
 -- Before an insert: a punch whose delivery was stored and deleted before stays deleted (no
@@ -674,7 +1158,7 @@ BEGIN
     v_rang := pointage_rang(NEW.type_pointage);
     SELECT EXISTS (SELECT FROM pointage_supprime AS s WHERE s.event_id = NEW.event_id),
            (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = NEW.timemoto_user_id),
-           EXISTS (SELECT FROM pointage AS p
+           EXISTS (SELECT FROM pointage_horodatage AS p
                     WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore
                       AND p.horodatage >= NEW.horodatage
                       AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
@@ -687,7 +1171,7 @@ BEGIN
       FROM (SELECT) AS x
       LEFT JOIN LATERAL (
           SELECT p.type_pointage, p.horodatage, p.rang, p.fuseau_horaire, p.event_id
-            FROM pointage AS p
+            FROM pointage_horodatage AS p
            WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore
              AND p.type_pointage IN ('entree', 'sortie') AND p.horodatage <= NEW.horodatage
              AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C", p.event_id COLLATE "C")
@@ -733,9 +1217,9 @@ BEGIN
 END;
 $$;
 
-DROP TRIGGER IF EXISTS pointage_rattacher_equipe_trg ON pointage;
+DROP TRIGGER IF EXISTS pointage_rattacher_equipe_trg ON pointage_horodatage;
 CREATE TRIGGER pointage_rattacher_equipe_trg
-    BEFORE INSERT OR UPDATE OF timemoto_user_id ON pointage
+    BEFORE INSERT OR UPDATE OF timemoto_user_id ON pointage_horodatage
     FOR EACH ROW EXECUTE FUNCTION pointage_rattacher_equipe();
 
 -- After a delete: the delivery id is remembered (pointage_supprime).
@@ -747,9 +1231,9 @@ BEGIN
 END;
 $$;
 
-DROP TRIGGER IF EXISTS pointage_memoriser_suppression_trg ON pointage;
+DROP TRIGGER IF EXISTS pointage_memoriser_suppression_trg ON pointage_horodatage;
 CREATE TRIGGER pointage_memoriser_suppression_trg
-    AFTER DELETE ON pointage
+    AFTER DELETE ON pointage_horodatage
     FOR EACH ROW EXECUTE FUNCTION pointage_memoriser_suppression();
 
 -- After each statement that inserts, updates or deletes punches: the worked time of all the rows
@@ -759,12 +1243,14 @@ CREATE TRIGGER pointage_memoriser_suppression_trg
 CREATE OR REPLACE FUNCTION pointage_maj_resume() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_nouveaux pointage[];
-    v_anciens pointage[];
+    v_nouveaux pointage_horodatage[];
+    v_anciens pointage_horodatage[];
     v_users text[];
     v_attributions pointage_attribution[];
     v_signes integer[];
     v_attribuees boolean;
+    v_r record;
+    v_insere pointage_horodatage;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- The users' locks are held: pointage_rattacher_equipe took them. An ignored punch
@@ -779,19 +1265,41 @@ BEGIN
         IF v_users IS NULL THEN
             RETURN NULL;
         ELSIF v_attribuees THEN
-            -- Each was attributed as it was inserted, and changed no other punch.
-            PERFORM pointage_compter(v_users, v_attributions, v_signes);
+            -- Each was attributed as it was inserted, and changed no other punch. The ERP's day
+            -- rows of the mapped users follow each punch in place, in its user's order (each
+            -- was its user's latest when it came). One punch (the usual statement): by
+            -- pointage_compter, which knows its employee.
+            IF cardinality(v_users) = 1 THEN
+                SELECT n.* INTO v_insere FROM nouveaux AS n WHERE NOT n.ignore;
+                PERFORM pointage_compter(v_users, v_attributions, v_signes, false, v_insere);
+                RETURN NULL;
+            END IF;
+            PERFORM pointage_compter(v_users, v_attributions, v_signes, false);
+            FOR v_r IN
+                SELECT n::pointage_horodatage AS punch, e.id AS equipe_id
+                  FROM nouveaux AS n JOIN equipe AS e ON e.timemoto_user_id = n.timemoto_user_id
+                 WHERE NOT n.ignore
+                 ORDER BY n.timemoto_user_id, n.horodatage, n.rang, n.fuseau_horaire COLLATE "C",
+                          n.event_id COLLATE "C"
+            LOOP
+                PERFORM pointage_erp_jour_ajoute(
+                    v_r.equipe_id,
+                    ((v_r.punch).id, (v_r.punch).jour_rattache, (v_r.punch).travail_us,
+                     (v_r.punch).anomalie, (v_r.punch).poste_ferme, (v_r.punch).motif_anomalie,
+                     (v_r.punch).pause_us)::pointage_attribution,
+                    v_r.punch);
+            END LOOP;
             RETURN NULL;
         END IF;
-        SELECT array_agg(n::pointage) INTO v_nouveaux FROM nouveaux AS n WHERE NOT n.ignore;
+        SELECT array_agg(n::pointage_horodatage) INTO v_nouveaux FROM nouveaux AS n WHERE NOT n.ignore;
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM pointage_verrouiller(u.u)
            FROM (SELECT DISTINCT o.timemoto_user_id AS u FROM anciens AS o ORDER BY 1) AS u;
-        SELECT array_agg(o::pointage) INTO v_anciens FROM anciens AS o;
+        SELECT array_agg(o::pointage_horodatage) INTO v_anciens FROM anciens AS o;
     ELSE
         -- The rows whose worked time may change: those where a column it depends on changed
         -- (not the trigger's own writes of the attribution columns, nor a new equipe_id).
-        SELECT array_agg(n::pointage), array_agg(o::pointage) INTO v_nouveaux, v_anciens
+        SELECT array_agg(n::pointage_horodatage), array_agg(o::pointage_horodatage) INTO v_nouveaux, v_anciens
           FROM anciens AS o JOIN nouveaux AS n ON n.id = o.id
          WHERE (o.timemoto_user_id, o.type_pointage, o.horodatage, o.fuseau_horaire, o.ignore,
                 o.event_id)
@@ -815,27 +1323,28 @@ BEGIN
 END;
 $$;
 
-DROP TRIGGER IF EXISTS pointage_maj_resume_trg ON pointage;
+DROP TRIGGER IF EXISTS pointage_maj_resume_trg ON pointage_horodatage;
 CREATE TRIGGER pointage_maj_resume_trg
-    AFTER INSERT ON pointage REFERENCING NEW TABLE AS nouveaux
+    AFTER INSERT ON pointage_horodatage REFERENCING NEW TABLE AS nouveaux
     FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
 -- (PostgreSQL allows transition tables only on a trigger for one event, and without a list of
 -- columns: one trigger per event.)
-DROP TRIGGER IF EXISTS pointage_maj_resume_modification_trg ON pointage;
+DROP TRIGGER IF EXISTS pointage_maj_resume_modification_trg ON pointage_horodatage;
 CREATE TRIGGER pointage_maj_resume_modification_trg
-    AFTER UPDATE ON pointage REFERENCING OLD TABLE AS anciens NEW TABLE AS nouveaux
+    AFTER UPDATE ON pointage_horodatage REFERENCING OLD TABLE AS anciens NEW TABLE AS nouveaux
     FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
-DROP TRIGGER IF EXISTS pointage_maj_resume_suppression_trg ON pointage;
+DROP TRIGGER IF EXISTS pointage_maj_resume_suppression_trg ON pointage_horodatage;
 CREATE TRIGGER pointage_maj_resume_suppression_trg
-    AFTER DELETE ON pointage REFERENCING OLD TABLE AS anciens
+    AFTER DELETE ON pointage_horodatage REFERENCING OLD TABLE AS anciens
     FOR EACH STATEMENT EXECUTE FUNCTION pointage_maj_resume();
 
 -- =============================================================================================
 -- 4. Links to equipe
 -- =============================================================================================
 -- Mapping a TimeMoto user to an employee (setting equipe.timemoto_user_id), or unmapping it,
--- carries its punches and months along; an unmapped employee has worked 0 minutes as far as
--- TimeMoto knows.
+-- carries its punches and months along, and makes its rows in the ERP's pointage and
+-- pointage_resume appear (or go); an unmapped employee has worked 0 minutes as far as TimeMoto
+-- knows.
 
 CREATE OR REPLACE FUNCTION equipe_temps_travaille() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -846,9 +1355,10 @@ BEGIN
     IF NEW.timemoto_user_id IS NOT NULL THEN
         PERFORM pointage_verrouiller(NEW.timemoto_user_id);
     END IF;
-    NEW.temps_travaille_mois := coalesce((
-        SELECT r.minutes_travaillees FROM pointage_resume r
+    NEW.minutes_travaillees_mois := coalesce((
+        SELECT r.minutes_travaillees FROM pointage_resume_mensuel r
          WHERE r.timemoto_user_id = NEW.timemoto_user_id ORDER BY r.mois DESC LIMIT 1), 0);
+    NEW.temps_travaille_mois := round(NEW.minutes_travaillees_mois / 60.0, 2);
     RETURN NEW;
 END;
 $$;
@@ -862,16 +1372,25 @@ CREATE OR REPLACE FUNCTION equipe_rattacher_pointage() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.timemoto_user_id IS NOT NULL THEN
-        UPDATE pointage SET equipe_id = NULL
+        UPDATE pointage_horodatage SET equipe_id = NULL
          WHERE timemoto_user_id = OLD.timemoto_user_id AND equipe_id = OLD.id;
-        UPDATE pointage_resume SET equipe_id = NULL
+        UPDATE pointage_resume_mensuel SET equipe_id = NULL
          WHERE timemoto_user_id = OLD.timemoto_user_id AND equipe_id = OLD.id;
+        IF OLD.timemoto_user_id IS DISTINCT FROM NEW.timemoto_user_id THEN
+            DELETE FROM pointage WHERE user_id = OLD.id;
+            DELETE FROM pointage_resume WHERE user_id = OLD.id;
+        END IF;
     END IF;
     IF NEW.timemoto_user_id IS NOT NULL THEN
-        UPDATE pointage SET equipe_id = NEW.id
+        UPDATE pointage_horodatage SET equipe_id = NEW.id
          WHERE timemoto_user_id = NEW.timemoto_user_id AND equipe_id IS DISTINCT FROM NEW.id;
-        UPDATE pointage_resume SET equipe_id = NEW.id
+        UPDATE pointage_resume_mensuel SET equipe_id = NEW.id
          WHERE timemoto_user_id = NEW.timemoto_user_id AND equipe_id IS DISTINCT FROM NEW.id;
+        PERFORM pointage_erp_synchroniser(array_agg(p.timemoto_user_id), array_agg(p.jour))
+           FROM (SELECT DISTINCT timemoto_user_id, jour_rattache AS jour
+                   FROM pointage_horodatage
+                  WHERE timemoto_user_id = NEW.timemoto_user_id AND jour_rattache IS NOT NULL) AS p
+         HAVING count(*) > 0;
     END IF;
     RETURN NULL;
 END;
@@ -886,23 +1405,33 @@ CREATE TRIGGER equipe_rattacher_pointage_trg
 -- 5. Views
 -- =============================================================================================
 
--- Each punch with its employee's name, its local time and its work date.
-CREATE OR REPLACE VIEW v_pointage_detail AS
-SELECT p.id,
-       p.event_id,
-       p.timemoto_user_id,
-       p.equipe_id,
-       e.nom,
-       e.prenom,
-       p.type_pointage,
-       p.horodatage,
-       (p.horodatage AT TIME ZONE p.fuseau_horaire) AS heure_locale,
-       p.date_travail,
-       p.fuseau_horaire,
-       p.ignore,
-       p.recu_le
-FROM pointage p
-LEFT JOIN equipe e ON e.id = p.equipe_id;
+-- v_pointage_detail, as the ERP reads it: each of its pointage rows (one per employee and day)
+-- with the employee's name, function and email, and whether it was late. Created over the
+-- ERP's own view of that name when the columns allow, else in its place.
+DO $$
+BEGIN
+    EXECUTE $v$
+        CREATE OR REPLACE VIEW v_pointage_detail AS
+        SELECT p.id, p.timemoto_id, p.user_id, p.date, p.check_in, p.check_out,
+               p.heures_travaillees, p.present, p.retard_minutes, p.created_at, p.updated_at,
+               e.nom, e.prenom, e.fonction, e.email,
+               (p.retard_minutes > 0) AS a_retard
+          FROM pointage p
+          JOIN equipe e ON e.id = p.user_id
+    $v$;
+EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR wrong_object_type THEN
+    DROP VIEW v_pointage_detail;
+    EXECUTE $v$
+        CREATE VIEW v_pointage_detail AS
+        SELECT p.id, p.timemoto_id, p.user_id, p.date, p.check_in, p.check_out,
+               p.heures_travaillees, p.present, p.retard_minutes, p.created_at, p.updated_at,
+               e.nom, e.prenom, e.fonction, e.email,
+               (p.retard_minutes > 0) AS a_retard
+          FROM pointage p
+          JOIN equipe e ON e.id = p.user_id
+    $v$;
+END;
+$$;
 
 -- One row per TimeMoto user and work date (docs/contract.md §7, the export's "Détail par jour"):
 --   timemoto_user_id     the TimeMoto user
@@ -935,7 +1464,7 @@ SELECT p.timemoto_user_id,
        (sum(p.travail_us)::bigint / 60000000)::integer AS minutes_travaillees,
        count(*)::integer AS nb_pointages,
        (count(*) FILTER (WHERE p.anomalie))::integer AS nb_anomalies
-FROM pointage p
+FROM pointage_horodatage p
 LEFT JOIN equipe e ON e.timemoto_user_id = p.timemoto_user_id
 WHERE NOT p.ignore AND p.jour_rattache IS NOT NULL
 GROUP BY p.timemoto_user_id, e.id, p.jour_rattache;
@@ -951,7 +1480,7 @@ DROP FUNCTION IF EXISTS pointage_retirer(text, date, bigint, boolean, boolean);
 DROP FUNCTION IF EXISTS pointage_entree_anomalie(bigint, date);
 -- (until the set-based recomputation: one punch at a time, by row triggers)
 DROP FUNCTION IF EXISTS pointage_recalculer(text, timestamptz, smallint, text, text);
-DROP FUNCTION IF EXISTS pointage_retirer(pointage);
+DROP FUNCTION IF EXISTS pointage_retirer(pointage_horodatage);
 DROP FUNCTION IF EXISTS pointage_maj_equipe(text);
 DROP FUNCTION IF EXISTS pointage_resume_ajouter(text, pointage_attribution[],
                                                 pointage_attribution[], date[], date[]);
@@ -968,7 +1497,7 @@ DO $$
 DECLARE
     v_user text;
 BEGIN
-    FOR v_user IN SELECT DISTINCT p.timemoto_user_id FROM pointage p
+    FOR v_user IN SELECT DISTINCT p.timemoto_user_id FROM pointage_horodatage p
                    WHERE NOT p.ignore AND (p.jour_rattache IS NULL OR p.pause_us IS NULL) LOOP
         PERFORM pointage_recalculer_utilisateur(v_user);
     END LOOP;
@@ -979,11 +1508,51 @@ $$;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_constraint
-                    WHERE conrelid = 'pointage'::regclass
-                      AND conname = 'pointage_motif_anomalie_coherent') THEN
-        ALTER TABLE pointage ADD CONSTRAINT pointage_motif_anomalie_coherent
-            CHECK (anomalie = (motif_anomalie IS NOT NULL));
+                    WHERE conrelid = 'pointage_horodatage'::regclass
+                      AND conname = 'pointage_horodatage_motif_anomalie_coherent') THEN
+        ALTER TABLE pointage_horodatage
+            ADD CONSTRAINT pointage_horodatage_motif_anomalie_coherent CHECK (anomalie = (motif_anomalie IS NOT NULL));
     END IF;
+END;
+$$;
+
+-- =============================================================================================
+-- 7. What this run did
+-- =============================================================================================
+-- After an upgrade, the ERP's rows and equipe's figures of every mapped user, from the
+-- clockings; then the one line (section 0) as a NOTICE, kept in pointage.schema_applique.
+DO $$
+DECLARE
+    v_ligne text := current_setting('pointage.schema_applique');
+    v_jours bigint;
+    v_mois bigint;
+BEGIN
+    IF starts_with(v_ligne, 'upgraded') THEN
+        PERFORM pointage_erp_synchroniser(array_agg(p.timemoto_user_id), array_agg(p.jour))
+           FROM (SELECT DISTINCT p.timemoto_user_id, p.jour_rattache AS jour
+                   FROM pointage_horodatage AS p
+                   JOIN equipe AS e ON e.timemoto_user_id = p.timemoto_user_id
+                  WHERE p.jour_rattache IS NOT NULL) AS p
+         HAVING count(*) > 0;
+        UPDATE equipe AS e
+           SET minutes_travaillees_mois = d.minutes, temps_travaille_mois = round(d.minutes / 60.0, 2)
+          FROM (SELECT e.id,
+                       coalesce((SELECT r.minutes_travaillees FROM pointage_resume_mensuel AS r
+                                  WHERE r.timemoto_user_id = e.timemoto_user_id
+                                  ORDER BY r.mois DESC LIMIT 1), 0) AS minutes
+                  FROM equipe AS e WHERE e.timemoto_user_id IS NOT NULL) AS d
+         WHERE e.id = d.id
+           AND (e.minutes_travaillees_mois IS DISTINCT FROM d.minutes
+                OR e.temps_travaille_mois IS DISTINCT FROM round(d.minutes / 60.0, 2));
+        SELECT count(*) INTO v_jours FROM pointage;
+        SELECT count(*) INTO v_mois FROM pointage_resume;
+        v_ligne := v_ligne || format(' (%s days and %s months of mapped employees)', v_jours,
+                                     v_mois);
+    ELSIF v_ligne = '' THEN
+        v_ligne := 'in place, nothing to upgrade';
+    END IF;
+    PERFORM set_config('pointage.schema_applique', v_ligne, false);
+    RAISE NOTICE 'pointage schema %', v_ligne;
 END;
 $$;
 

@@ -44,7 +44,7 @@ def answer(client: httpx.Client, document: dict[str, Any]) -> str:
 
 def month(database: Database, user: str) -> tuple[int, int, int] | None:
     rows = database.fetch(
-        "SELECT minutes_travaillees, nb_pointages, nb_anomalies FROM pointage_resume"
+        "SELECT minutes_travaillees, nb_pointages, nb_anomalies FROM pointage_resume_mensuel"
         " WHERE timemoto_user_id = $1",
         user,
     )
@@ -139,7 +139,10 @@ def test_a_deleted_punch_sent_again_stays_deleted(client: httpx.Client, database
     assert answer(client, deleted) == "applied"
     assert month(database, user) == (0, 1, 0)
     assert answer(client, sortie) == "duplicate"  # TimeMoto re-sends: it must not come back
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", sortie["id"]) == 0
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", sortie["id"])
+        == 0
+    )
     assert month(database, user) == (0, 1, 0)
 
 
@@ -157,7 +160,10 @@ def test_a_delete_before_its_punch_then_the_punch_again(
     assert answer(client, sortie) == "stored"  # stored, then the waiting delete applies
     assert outcome(database, deleted["id"])[0] == "applique"
     assert answer(client, sortie) == "duplicate"
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE timemoto_user_id = $1", user)
+        == 0
+    )
 
 
 def test_punches_and_their_deletes_sent_together_end_deleted(
@@ -196,7 +202,10 @@ def test_punches_and_their_deletes_sent_together_end_deleted(
         return {row["statut"]: row["count"] for row in statuts}
 
     assert wait_until(lambda: outcomes() == {"applique": 200}, 60), outcomes()
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE timemoto_user_id = $1", user)
+        == 0
+    )
     assert month(database, user) is None  # no punch left: no month
 
 
@@ -217,15 +226,21 @@ def test_equipe_id_follows_the_rows_own_user(client: httpx.Client, database: Dat
     }
 
     def equipe_of_punch() -> int | None:
-        value = database.value("SELECT equipe_id FROM pointage WHERE event_id = $1", entree["id"])
+        value = database.value(
+            "SELECT equipe_id FROM pointage_horodatage WHERE event_id = $1", entree["id"]
+        )
         return None if value is None else int(value)
 
     assert equipe_of_punch() == team[first]
     database.execute(
-        "UPDATE pointage SET timemoto_user_id = $1 WHERE event_id = $2", second, entree["id"]
+        "UPDATE pointage_horodatage SET timemoto_user_id = $1 WHERE event_id = $2",
+        second,
+        entree["id"],
     )
     assert equipe_of_punch() == team[second]
     database.execute(
-        "UPDATE pointage SET timemoto_user_id = $1 WHERE event_id = $2", unmapped, entree["id"]
+        "UPDATE pointage_horodatage SET timemoto_user_id = $1 WHERE event_id = $2",
+        unmapped,
+        entree["id"],
     )
     assert equipe_of_punch() is None

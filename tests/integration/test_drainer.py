@@ -29,7 +29,7 @@ def test_a_spool_of_several_chunks_drains_each_delivery_to_its_fate(
     database_url: str, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage, pointage_evenement, pointage_supprime")
+    database.execute("TRUNCATE pointage_horodatage, pointage_evenement, pointage_supprime")
     monkeypatch.setattr(drainer, "BATCH", 4)  # 18 deliveries: 5 chunks
     settings = service_settings(database_url, tmp_path)
     corrected_user = f"corrected-{uuid.uuid4().hex}"
@@ -64,7 +64,7 @@ def test_a_spool_of_several_chunks_drains_each_delivery_to_its_fate(
     result, pending, quarantined = asyncio.run(drain())
     assert result == DrainResult(written=17, left=0)
     assert (pending, quarantined) == (0, 1)
-    stored = database.fetch("SELECT event_id FROM pointage")
+    stored = database.fetch("SELECT event_id FROM pointage_horodatage")
     assert sorted(row["event_id"] for row in stored) == sorted(p["id"] for p in punches)
     statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
     assert database.value(statut, delete["id"]) == "applique"

@@ -62,7 +62,10 @@ async def until_one_waits_for_a_lock(watcher: asyncpg.Connection) -> None:
 
 
 def assert_deleted_by_its_correction(database: Database, user: str, delete_id: str) -> None:
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id = $1", user) == 0
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE timemoto_user_id = $1", user)
+        == 0
+    )
     statut = "SELECT statut FROM pointage_evenement WHERE event_id = $1"
     assert database.value(statut, delete_id) == "applique"
 
@@ -78,7 +81,7 @@ def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
     database_url: str, database: Database, behind: int, options: dict[str, float]
 ) -> None:
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage")
+    database.execute("TRUNCATE pointage_horodatage")
 
     async def scenario() -> tuple[list[Recorded], Recorded]:
         holder = await asyncpg.connect(database_url)
@@ -104,16 +107,17 @@ def test_a_transaction_waiting_on_a_lock_does_not_hold_up_the_punches_behind_it(
     stored, held = asyncio.run(scenario())
     assert stored == ["stored"] * behind
     assert held == "stored"
-    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == behind + 1
+    assert database.fetch("SELECT count(*) AS n FROM pointage_horodatage")[0]["n"] == behind + 1
 
 
 def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(
     database_url: str, database: Database
 ) -> None:
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage")
+    database.execute("TRUNCATE pointage_horodatage")
     database.execute(
-        "ALTER TABLE pointage ADD CONSTRAINT test_refuse_one CHECK (timemoto_user_id <> 'refused')"
+        "ALTER TABLE pointage_horodatage"
+        " ADD CONSTRAINT test_refuse_one CHECK (timemoto_user_id <> 'refused')"
     )
     punches = [a_punch(f"user-{n % 7}", n % 60) for n in range(300)]
     punches[137] = a_punch("refused")
@@ -127,11 +131,11 @@ def test_one_row_the_database_refuses_fails_alone_among_a_whole_chunk(
     try:
         fates = asyncio.run(scenario())
     finally:
-        database.execute("ALTER TABLE pointage DROP CONSTRAINT test_refuse_one")
+        database.execute("ALTER TABLE pointage_horodatage DROP CONSTRAINT test_refuse_one")
     assert isinstance(fates[137], DeliveryRefused)
     assert fates[5] == "stored" and fates[-1] == "duplicate"
     assert [f for n, f in enumerate(fates) if n not in (137, len(fates) - 1)] == ["stored"] * 299
-    assert database.fetch("SELECT count(*) AS n FROM pointage")[0]["n"] == 299
+    assert database.fetch("SELECT count(*) AS n FROM pointage_horodatage")[0]["n"] == 299
 
 
 def test_a_chunk_is_written_in_lanes_by_user_so_a_user_held_up_holds_up_only_its_own_lane(
@@ -140,10 +144,10 @@ def test_a_chunk_is_written_in_lanes_by_user_so_a_user_held_up_holds_up_only_its
     """The two users' punches alternate, so any transaction of the chunk cut by position would
     hold both users and wait for the held one's lock: only lanes by user let the other through."""
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage")
+    database.execute("TRUNCATE pointage_horodatage")
     held_user, free_user = "a-held-user", "b-free-user"  # sorted: a lane each
     chunk = [a_punch(user, n) for n in range(10) for user in (held_user, free_user)]
-    rows_of = "SELECT count(*) FROM pointage WHERE timemoto_user_id = $1"
+    rows_of = "SELECT count(*) FROM pointage_horodatage WHERE timemoto_user_id = $1"
 
     async def scenario() -> tuple[int, list[Recorded | Exception]]:
         holder = await asyncpg.connect(database_url)
@@ -172,7 +176,7 @@ def test_a_chunk_is_written_in_lanes_by_user_so_a_user_held_up_holds_up_only_its
     held_rows, fates = asyncio.run(scenario())
     assert held_rows == 0
     assert fates == ["stored"] * 20
-    assert database.value("SELECT count(*) FROM pointage") == 20
+    assert database.value("SELECT count(*) FROM pointage_horodatage") == 20
 
 
 def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_written_too(
@@ -181,7 +185,7 @@ def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_writt
     """The batch's one statement leaves that user out; a transaction of its own writes the punch
     and applies the delete that came before it."""
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage, pointage_evenement")
+    database.execute("TRUNCATE pointage_horodatage, pointage_evenement")
     user = f"corrected-{uuid.uuid4().hex}"
     document = a_document(user)
     delete = {**document, "id": f"tm_{uuid.uuid4().hex}", "event": ATTENDANCE_DELETED}
@@ -205,7 +209,9 @@ def test_a_punch_a_correction_waits_for_gets_it_and_the_batch_around_it_is_writt
     waiting, fates = asyncio.run(scenario())
     assert waiting == "ignored"  # nothing to delete yet: kept, waiting for its punch
     assert fates == ["stored"] * 21
-    assert database.value("SELECT count(*) FROM pointage") == 20  # all but the deleted one
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage") == 20
+    )  # all but the deleted one
     assert_deleted_by_its_correction(database, user, delete["id"])
 
 
@@ -217,7 +223,7 @@ def test_a_correction_committed_while_the_batch_waits_for_its_user_is_seen(
     statement began before that commit, yet looks for corrections after the lock (a fresh
     snapshot), so the punch goes the way that applies the correction."""
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage, pointage_evenement")
+    database.execute("TRUNCATE pointage_horodatage, pointage_evenement")
     user = f"raced-{uuid.uuid4().hex}"
     document = a_document(user)
     delete = {**document, "id": f"tm_{uuid.uuid4().hex}", "event": ATTENDANCE_DELETED}
@@ -259,7 +265,7 @@ def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
     it (here its backend is terminated while the batch waits for a lock), the next batch must
     not go to the dead connection."""
     database.execute(schema_sql())
-    database.execute("TRUNCATE pointage")
+    database.execute("TRUNCATE pointage_horodatage")
 
     async def scenario() -> tuple[BaseException | None, list[Recorded]]:
         holder = await asyncpg.connect(database_url)
@@ -293,4 +299,9 @@ def test_after_a_batch_loses_its_connection_the_next_batch_gets_a_fresh_one(
     failed, stored = asyncio.run(scenario())
     assert isinstance(failed, DatabaseUnavailable)
     assert stored == ["stored"] * 5
-    assert database.value("SELECT count(*) FROM pointage WHERE timemoto_user_id LIKE 'user-%'") == 5
+    assert (
+        database.value(
+            "SELECT count(*) FROM pointage_horodatage WHERE timemoto_user_id LIKE 'user-%'"
+        )
+        == 5
+    )

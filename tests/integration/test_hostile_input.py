@@ -53,7 +53,7 @@ def not_landed(database: Database, event_ids: Iterable[str]) -> list[str]:
     for them does not load the machine (nor the service, which shares this process)."""
     wanted = sorted(set(event_ids))
     rows = database.fetch(
-        "SELECT event_id FROM pointage WHERE event_id = ANY($1::text[])"
+        "SELECT event_id FROM pointage_horodatage WHERE event_id = ANY($1::text[])"
         " UNION SELECT event_id FROM pointage_evenement WHERE event_id = ANY($1::text[])",
         wanted,
     )
@@ -173,7 +173,7 @@ def test_mutations_of_the_sample_are_answered_and_kept(
 
 REFUSE_USER = "refuse-me"
 CHECK = (
-    "ALTER TABLE pointage ADD CONSTRAINT test_refuse_one_user"
+    "ALTER TABLE pointage_horodatage ADD CONSTRAINT test_refuse_one_user"
     f" CHECK (timemoto_user_id <> '{REFUSE_USER}')"
 )
 
@@ -184,7 +184,7 @@ def database_refuses_one_user(database: Database) -> Iterator[None]:
     database.execute(schema_sql())
     database.execute(CHECK)
     yield
-    database.execute("ALTER TABLE pointage DROP CONSTRAINT test_refuse_one_user")
+    database.execute("ALTER TABLE pointage_horodatage DROP CONSTRAINT test_refuse_one_user")
 
 
 def refused_delivery() -> bytes:

@@ -34,11 +34,11 @@ def test_the_latest_punch_or_event_is_where_silence_counts_from(
 ) -> None:
     assert latest(database_url) is None  # nothing yet: silence counts from the start
     assert post(client, a_delivery()).json()["status"] == "stored"
-    punch = database.value("SELECT max(recu_le) FROM pointage")
+    punch = database.value("SELECT max(recu_le) FROM pointage_horodatage")
     assert latest(database_url) == punch
     assert post(client, a_delivery(event="user.updated")).json()["status"] == "ignored"
     event = database.value("SELECT max(recu_le) FROM pointage_evenement")
     assert event > punch
     assert latest(database_url) == event
     assert post(client, a_delivery()).json()["status"] == "stored"
-    assert latest(database_url) == database.value("SELECT max(recu_le) FROM pointage")
+    assert latest(database_url) == database.value("SELECT max(recu_le) FROM pointage_horodatage")

@@ -20,7 +20,10 @@ from tests.support.webhook import a_delivery, post, verifier
 
 def stored(database: Database, event_id: str) -> bool:
     try:
-        return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+        return (
+            database.value("SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", event_id)
+            == 1
+        )
     except asyncpg.UndefinedTableError:
         return False  # not yet created
 
@@ -71,13 +74,15 @@ def test_a_dropped_column_keeps_deliveries_spooled_without_flooding_the_log(
 ) -> None:
     with fresh_database(postgres_server_url, "column") as url:
         Database(url).execute(schema_sql())
-        Database(url).execute("ALTER TABLE pointage DROP COLUMN horodatage_brut")
+        Database(url).execute("ALTER TABLE pointage_horodatage DROP COLUMN horodatage_brut")
         with InProcessService(service_settings(url, tmp_path, quick=True)) as svc:
             documents = [a_delivery() for _ in range(3)]
             answers = [post(svc.client, document).json()["status"] for document in documents]
             assert answers == ["queued"] * 3
             assert wait_until(lambda: _attempts(tmp_path / "spool", url) >= 3, 30)
-            Database(url).execute("ALTER TABLE pointage ADD COLUMN horodatage_brut timestamptz")
+            Database(url).execute(
+                "ALTER TABLE pointage_horodatage ADD COLUMN horodatage_brut timestamptz"
+            )
             assert wait_until(lambda: all(stored(Database(url), d["id"]) for d in documents), 30)
             assert svc.log().count("unavailable: the pointage tables are missing") == 1
 

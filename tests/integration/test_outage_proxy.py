@@ -55,7 +55,10 @@ def settled(proxied: InProcessService) -> None:
 
 def stored(database: Database, event_id: str) -> bool:
     try:
-        return database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+        return (
+            database.value("SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", event_id)
+            == 1
+        )
     except asyncpg.UndefinedTableError:
         return False  # not yet re-created
 
@@ -124,7 +127,7 @@ def test_tables_dropped_while_running_are_recreated_and_the_spool_drained(
     """SCHEMA_AUTO_APPLY is on: the probe applies the schema when it finds it missing."""
     client = proxied.client
     assert post(client, a_delivery()).json()["status"] == "stored"
-    database.execute("DROP TABLE pointage CASCADE")
+    database.execute("DROP TABLE pointage_horodatage CASCADE")
     document = a_delivery()
     answer = post(client, document)
     assert (answer.status_code, answer.json()["status"]) == (202, "queued")

@@ -49,7 +49,7 @@ def test_a_spool_file_of_the_previous_version_drains(
     assert main(["spool", "drain"]) == 0
 
     assert "written: 3, left: 0" in capsys.readouterr().out
-    stored = database.fetch("SELECT event_id, recu_le FROM pointage ORDER BY event_id")
+    stored = database.fetch("SELECT event_id, recu_le FROM pointage_horodatage ORDER BY event_id")
     assert [row["event_id"] for row in stored] == [f"tm_spool_v1_{i}" for i in range(3)]
     assert stored[0]["recu_le"].isoformat() == "2026-11-02T08:00:00+00:00"  # arrival time kept
     with sqlite3.connect(spool_file) as upgraded:

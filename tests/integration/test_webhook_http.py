@@ -19,7 +19,7 @@ def test_a_new_punch_is_stored(client: httpx.Client, database: Database) -> None
     response = post(client, json.dumps(document).encode())
     assert response.status_code == 200
     assert response.json() == {"status": "stored", "event_id": document["id"]}
-    row = database.fetch("SELECT * FROM pointage WHERE event_id = $1", document["id"])[0]
+    row = database.fetch("SELECT * FROM pointage_horodatage WHERE event_id = $1", document["id"])[0]
     assert row["type_pointage"] == "entree"
     assert row["timemoto_user_id"] == document["data"]["userId"]
     assert row["fuseau_horaire"] == "Africa/Tunis"
@@ -39,7 +39,8 @@ def test_record_hash_is_stored_exactly(client: httpx.Client, database: Database)
     document["data"]["recordHash"] = -9223372036854775807
     assert post(client, json.dumps(document).encode()).status_code == 200
     stored = database.value(
-        "SELECT payload->'data'->>'recordHash' FROM pointage WHERE event_id = $1", document["id"]
+        "SELECT payload->'data'->>'recordHash' FROM pointage_horodatage WHERE event_id = $1",
+        document["id"],
     )
     assert stored == "-9223372036854775807"
 
@@ -51,7 +52,10 @@ def test_the_same_id_again_is_a_duplicate(client: httpx.Client, database: Databa
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     event_id = json.loads(body)["id"]
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", event_id)
+        == 1
+    )
 
 
 def test_concurrent_deliveries_of_one_id_store_one_row(
@@ -62,7 +66,10 @@ def test_concurrent_deliveries_of_one_id_store_one_row(
         answers = [r.json()["status"] for r in pool.map(lambda _: post(client, body), range(8))]
     assert sorted(answers) == ["duplicate"] * 7 + ["stored"]
     event_id = json.loads(body)["id"]
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", event_id) == 1
+    assert (
+        database.value("SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", event_id)
+        == 1
+    )
 
 
 @pytest.mark.parametrize("event", ["user.updated", "webhook.test", "attendance.updated"])
@@ -73,7 +80,12 @@ def test_other_events_are_ignored_but_kept(
     response = post(client, json.dumps(document).encode())
     assert response.status_code == 200
     assert response.json() == {"status": "ignored", "event_id": document["id"]}
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", document["id"]) == 0
+    assert (
+        database.value(
+            "SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", document["id"]
+        )
+        == 0
+    )
     kept = database.fetch(
         "SELECT event FROM pointage_evenement WHERE event_id = $1", document["id"]
     )
@@ -91,7 +103,12 @@ def test_a_missing_or_wrong_signature_is_401(
     assert response.status_code == 401
     assert response.json()["status"] == "error"
     assert "event_id" not in response.json()  # a forged body is not read (docs/contract.md §1)
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", document["id"]) == 0
+    assert (
+        database.value(
+            "SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", document["id"]
+        )
+        == 0
+    )
 
 
 def test_every_secret_of_a_rotation_is_accepted(client: httpx.Client) -> None:
@@ -117,7 +134,12 @@ def test_a_signed_invalid_event_is_422_with_the_reason(
     assert answer["status"] == "error"
     assert answer["event_id"] == document["id"]
     assert "timeZone" in answer["reason"]
-    assert database.value("SELECT count(*) FROM pointage WHERE event_id = $1", document["id"]) == 0
+    assert (
+        database.value(
+            "SELECT count(*) FROM pointage_horodatage WHERE event_id = $1", document["id"]
+        )
+        == 0
+    )
 
 
 def test_a_body_over_256_kib_is_413(client: httpx.Client) -> None:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -25,6 +26,7 @@ from service.db.schema import schema_sql
 from service.domain.delivery import Punch
 from service.domain.timemoto import TypePointage
 from simulator.worktime_model import attributed, daily_summaries, monthly_summaries
+from tests.support.erp import expected_days, expected_months, stored_days, stored_months
 from tests.support.worktime import (
     DELETE_MANY_SQL,
     INSERT_MANY_SQL,
@@ -140,7 +142,7 @@ def apply_change(
     i = change.target % len(punches)
     target = punches[i]
     if change.kind == "delete":
-        db.execute("DELETE FROM pointage WHERE event_id = $1", target.event_id)
+        db.execute("DELETE FROM pointage_horodatage WHERE event_id = $1", target.event_id)
         return punches[:i] + punches[i + 1 :]
     if change.kind == "move":
         moved = at(
@@ -152,7 +154,7 @@ def apply_change(
             event_id=target.event_id,
         )
         db.execute(
-            "UPDATE pointage SET horodatage = $2, date_travail = $3 WHERE event_id = $1",
+            "UPDATE pointage_horodatage SET horodatage = $2, date_travail = $3 WHERE event_id = $1",
             target.event_id,
             moved.horodatage,
             moved.date_travail,
@@ -160,7 +162,7 @@ def apply_change(
     elif change.kind == "retype":
         moved = replace(target, type_pointage=change.new_type)
         db.execute(
-            "UPDATE pointage SET type_pointage = $2 WHERE event_id = $1",
+            "UPDATE pointage_horodatage SET type_pointage = $2 WHERE event_id = $1",
             target.event_id,
             change.new_type,
         )
@@ -168,11 +170,16 @@ def apply_change(
         other = users[(users.index(target.timemoto_user_id) + 1) % len(users)]
         moved = replace(target, timemoto_user_id=other)
         db.execute(
-            "UPDATE pointage SET timemoto_user_id = $2 WHERE event_id = $1", target.event_id, other
+            "UPDATE pointage_horodatage SET timemoto_user_id = $2 WHERE event_id = $1",
+            target.event_id,
+            other,
         )
     else:
         moved = replace(target, ignore=not target.ignore)
-        db.execute("UPDATE pointage SET ignore = NOT ignore WHERE event_id = $1", target.event_id)
+        db.execute(
+            "UPDATE pointage_horodatage SET ignore = NOT ignore WHERE event_id = $1",
+            target.event_id,
+        )
     return [*punches[:i], moved, *punches[i + 1 :]]
 
 
@@ -216,9 +223,15 @@ def assert_database_matches_the_model(
         months = [s for s in expected if s.timemoto_user_id == users[0]]
         minutes = months[-1].minutes_travaillees if months else 0
         stored = db.fetch(
-            "SELECT temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", users[0]
+            "SELECT minutes_travaillees_mois, temps_travaille_mois FROM equipe"
+            " WHERE timemoto_user_id = $1",
+            users[0],
         )
-        assert stored[0][0] == minutes
+        assert tuple(stored[0]) == (minutes, round(Decimal(minutes) / 60, 2))
+        # What the ERP reads: its day and month rows of the mapped employee (docs/contract.md §10).
+        mapped = {users[0]}
+        assert stored_days(db.fetch, mapped) == expected_days(punches, mapped)
+        assert stored_months(db.fetch, mapped) == expected_months(punches, mapped)
 
 
 def assert_reasons_and_days(db: PunchDatabase, punches: list[Punch], users: list[str]) -> None:

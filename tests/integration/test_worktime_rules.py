@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -245,7 +246,7 @@ def test_a_deleted_punch_no_longer_counts(punches_db: PunchDatabase) -> None:
         ]
     )
     assert _months(punches_db, user) == [(NOV, 480, 1, 3, 1)]
-    punches_db.execute("DELETE FROM pointage WHERE event_id = $1", extra.event_id)
+    punches_db.execute("DELETE FROM pointage_horodatage WHERE event_id = $1", extra.event_id)
     assert _months(punches_db, user) == [(NOV, 540, 1, 2, 0)]
 
 
@@ -254,16 +255,22 @@ def test_an_updated_punch_moves_its_time(punches_db: PunchDatabase) -> None:
     sortie = punch(user, "sortie", "2026-11-30T17:00")
     punches_db.insert([punch(user, "entree", "2026-11-30T08:00"), sortie])
     punches_db.execute(
-        "UPDATE pointage SET horodatage = horodatage - interval '1 hour' WHERE event_id = $1",
+        "UPDATE pointage_horodatage SET horodatage = horodatage - interval '1 hour'"
+        " WHERE event_id = $1",
         sortie.event_id,
     )
     assert _months(punches_db, user) == [(NOV, 480, 1, 2, 0)]
-    punches_db.execute("UPDATE pointage SET ignore = true WHERE event_id = $1", sortie.event_id)
+    punches_db.execute(
+        "UPDATE pointage_horodatage SET ignore = true WHERE event_id = $1", sortie.event_id
+    )
     assert _months(punches_db, user) == [(NOV, 0, 0, 1, 0)]
     punches_db.execute(
-        "UPDATE pointage SET type_pointage = 'entree' WHERE event_id = $1", sortie.event_id
+        "UPDATE pointage_horodatage SET type_pointage = 'entree' WHERE event_id = $1",
+        sortie.event_id,
     )
-    punches_db.execute("UPDATE pointage SET ignore = false WHERE event_id = $1", sortie.event_id)
+    punches_db.execute(
+        "UPDATE pointage_horodatage SET ignore = false WHERE event_id = $1", sortie.event_id
+    )
     assert _months(punches_db, user) == [(NOV, 0, 0, 2, 1)]
 
 
@@ -280,38 +287,91 @@ def test_temps_travaille_mois_is_the_most_recent_month(punches_db: PunchDatabase
     # Mapped later: the past punches and months follow the employee.
     punches_db.execute("INSERT INTO equipe (nom, timemoto_user_id) VALUES ('Ben Salah', $1)", user)
     employee = punches_db.fetch(
-        "SELECT id, temps_travaille_mois FROM equipe WHERE timemoto_user_id = $1", user
+        "SELECT id, minutes_travaillees_mois, temps_travaille_mois FROM equipe"
+        " WHERE timemoto_user_id = $1",
+        user,
     )[0]
-    assert employee["temps_travaille_mois"] == 90
+    assert employee["minutes_travaillees_mois"] == 90
+    assert employee["temps_travaille_mois"] == Decimal("1.50")  # hours, as the ERP reads them
     attached = punches_db.fetch(
-        "SELECT (SELECT count(*) FROM pointage WHERE timemoto_user_id = $1 AND equipe_id = $2),"
-        " (SELECT count(*) FROM pointage_resume WHERE timemoto_user_id = $1 AND equipe_id = $2)",
+        "SELECT (SELECT count(*) FROM pointage_horodatage"
+        "         WHERE timemoto_user_id = $1 AND equipe_id = $2),"
+        " (SELECT count(*) FROM pointage_resume_mensuel"
+        "   WHERE timemoto_user_id = $1 AND equipe_id = $2)",
         user,
         employee["id"],
     )[0]
     assert tuple(attached) == (4, 2)
+    # ... and so do the ERP's rows: its days and months appear.
+    erp = "SELECT date, heures_travaillees, present FROM pointage WHERE user_id = $1 ORDER BY date"
+    assert [tuple(r) for r in punches_db.fetch(erp, employee["id"])] == [
+        (date(2026, 10, 30), Decimal("10.00"), True),
+        (date(2026, 11, 2), Decimal("1.50"), True),
+    ]
+    months = "SELECT mois, total_heures FROM pointage_resume WHERE user_id = $1 ORDER BY mois"
+    assert [tuple(r) for r in punches_db.fetch(months, employee["id"])] == [
+        ("2026-10", Decimal("10.00")),
+        ("2026-11", Decimal("1.50")),
+    ]
     # A later punch keeps it right.
     punches_db.insert([punch(user, "sortie", "2026-11-02T10:00")])
     punches_db.execute(
-        "DELETE FROM pointage WHERE timemoto_user_id = $1 AND horodatage = $2",
+        "DELETE FROM pointage_horodatage WHERE timemoto_user_id = $1 AND horodatage = $2",
         user,
         punch(user, "sortie", "2026-11-02T09:30").horodatage,
     )
-    assert (
-        punches_db.fetch("SELECT temps_travaille_mois FROM equipe WHERE id = $1", employee["id"])[
-            0
-        ][0]
-        == 120
-    )
+    figures = punches_db.fetch(
+        "SELECT minutes_travaillees_mois, temps_travaille_mois FROM equipe WHERE id = $1",
+        employee["id"],
+    )[0]
+    assert tuple(figures) == (120, Decimal("2.00"))
     # Unmapped: the punches are detached, and the employee has no TimeMoto time any more.
     punches_db.execute("UPDATE equipe SET timemoto_user_id = NULL WHERE id = $1", employee["id"])
     detached = punches_db.fetch(
-        "SELECT (SELECT count(*) FROM pointage WHERE timemoto_user_id = $1 AND equipe_id IS NULL),"
+        "SELECT (SELECT count(*) FROM pointage_horodatage"
+        "         WHERE timemoto_user_id = $1 AND equipe_id IS NULL),"
+        " (SELECT minutes_travaillees_mois FROM equipe WHERE id = $2),"
         " (SELECT temps_travaille_mois FROM equipe WHERE id = $2)",
         user,
         employee["id"],
     )[0]
-    assert tuple(detached) == (4, 0)
+    assert tuple(detached) == (4, 0, 0)
+    assert punches_db.fetch(erp, employee["id"]) == []
+    assert punches_db.fetch(months, employee["id"]) == []
+
+
+def test_a_day_in_one_statement_gives_the_erp_its_first_entree_and_last_sortie(
+    punches_db: PunchDatabase,
+) -> None:
+    """A whole day of a mapped employee in one multi-row statement, in order (a group commit's
+    batch of usual punches): its ERP row, as one punch at a time would leave it."""
+    user = f"jour-{uuid.uuid4()}"
+    employee = punches_db.fetch(
+        "INSERT INTO equipe (nom, timemoto_user_id) VALUES ('Sassi', $1) RETURNING id", user
+    )[0]["id"]
+    day = [
+        punch(user, "entree", "2026-11-03T07:58"),
+        punch(user, "debut_pause", "2026-11-03T10:00"),
+        punch(user, "fin_pause", "2026-11-03T10:15"),
+        punch(user, "sortie", "2026-11-03T12:00"),
+        punch(user, "entree", "2026-11-03T13:00"),
+        punch(user, "sortie", "2026-11-03T17:31"),
+    ]
+    punches_db.insert_batches(day, [len(day)])
+    rows = punches_db.fetch(
+        "SELECT date, check_in, check_out, heures_travaillees, present FROM pointage"
+        " WHERE user_id = $1",
+        employee,
+    )
+    assert [tuple(r) for r in rows] == [
+        (
+            date(2026, 11, 3),
+            datetime(2026, 11, 3, 7, 58),
+            datetime(2026, 11, 3, 17, 31),
+            Decimal("8.30"),  # 3 h 47 + 4 h 31 = 498 minutes
+            True,
+        )
+    ]
 
 
 def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_applied(
@@ -325,9 +385,11 @@ def test_punches_stored_by_an_older_version_are_counted_when_the_schema_is_appli
     ]
     punches_db.insert(punches)
     # As an older version left them: no attribution, months counted its own way.
-    punches_db.execute("UPDATE pointage SET jour_rattache = NULL WHERE timemoto_user_id = $1", user)
     punches_db.execute(
-        "UPDATE pointage_resume SET minutes_travaillees = 1, nb_pointages = 9"
+        "UPDATE pointage_horodatage SET jour_rattache = NULL WHERE timemoto_user_id = $1", user
+    )
+    punches_db.execute(
+        "UPDATE pointage_resume_mensuel SET minutes_travaillees = 1, nb_pointages = 9"
         " WHERE timemoto_user_id = $1",
         user,
     )

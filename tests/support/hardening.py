@@ -53,14 +53,14 @@ def verifier(base_url: str) -> httpx.Response:
 
 
 def stored(database: Database, ids: list[str]) -> int:
-    query = "SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])"
+    query = "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])"
     return int(database.value(query, ids))
 
 
 def summaries(database: Database) -> list[tuple[str, str, int, int, int, int]]:
     rows = database.fetch(
         "SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages,"
-        " nb_anomalies FROM pointage_resume ORDER BY timemoto_user_id"
+        " nb_anomalies FROM pointage_resume_mensuel ORDER BY timemoto_user_id"
     )
     return sorted(
         (

@@ -19,7 +19,9 @@ def inserts_wait(url: str) -> Iterator[None]:
         connection = await asyncpg.connect(url, timeout=10)
         try:
             async with connection.transaction():
-                await connection.execute("LOCK TABLE pointage IN SHARE ROW EXCLUSIVE MODE")
+                await connection.execute(
+                    "LOCK TABLE pointage_horodatage IN SHARE ROW EXCLUSIVE MODE"
+                )
                 locked.set()
                 await asyncio.to_thread(release.wait)
         finally:

@@ -32,8 +32,8 @@ from simulator.worktime_model import (
 ACTIONS = {action.type_pointage: action for action in ClockingAction}
 
 INSERT_SQL = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, ignore, payload)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, ignore, payload)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
 ON CONFLICT (event_id) DO NOTHING
 """
@@ -41,7 +41,7 @@ ON CONFLICT (event_id) DO NOTHING
 RESUME_SQL = """
 SELECT timemoto_user_id, equipe_id, minutes_travaillees, jours_travailles, nb_pointages,
        nb_anomalies
-  FROM pointage_resume WHERE mois = $1 AND timemoto_user_id = ANY ($2::text[])
+  FROM pointage_resume_mensuel WHERE mois = $1 AND timemoto_user_id = ANY ($2::text[])
 """
 
 

@@ -152,7 +152,7 @@ def lost(database: Database, acknowledged: list[str], timeout: float = 60) -> li
         present = {
             row[0]
             for row in database.fetch(
-                "SELECT event_id FROM pointage WHERE event_id = ANY($1::text[])", missing
+                "SELECT event_id FROM pointage_horodatage WHERE event_id = ANY($1::text[])", missing
             )
         }
         missing = [event_id for event_id in missing if event_id not in present]

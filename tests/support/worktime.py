@@ -22,8 +22,8 @@ from simulator.worktime_model import DaySummary, MonthSummary, local_date
 _ids = itertools.count(1)
 
 INSERT_SQL = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, ignore, payload)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, ignore, payload)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
 ON CONFLICT (event_id) DO NOTHING
 """
@@ -31,8 +31,8 @@ ON CONFLICT (event_id) DO NOTHING
 # Several punches in one statement, in the order given (the service's group commit lists them by
 # user; a test may not).
 INSERT_MANY_SQL = """
-INSERT INTO pointage (event_id, timemoto_user_id, type_pointage, horodatage, horodatage_brut,
-                      fuseau_horaire, date_travail, ignore, payload)
+INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,
+                                 horodatage_brut, fuseau_horaire, date_travail, ignore, payload)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                      $6::text[], $7::date[], $8::boolean[], $9::jsonb[])
 ON CONFLICT (event_id) DO NOTHING
@@ -40,7 +40,7 @@ ON CONFLICT (event_id) DO NOTHING
 
 # Several punches given what they are now, in one statement (each row's every column is set).
 UPDATE_MANY_SQL = """
-UPDATE pointage AS p
+UPDATE pointage_horodatage AS p
    SET timemoto_user_id = c.timemoto_user_id, type_pointage = c.type_pointage,
        horodatage = c.horodatage, date_travail = c.date_travail, ignore = c.ignore
   FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::date[], $6::boolean[])
@@ -48,7 +48,7 @@ UPDATE pointage AS p
  WHERE p.event_id = c.event_id
 """
 
-DELETE_MANY_SQL = "DELETE FROM pointage WHERE event_id = ANY ($1::text[])"
+DELETE_MANY_SQL = "DELETE FROM pointage_horodatage WHERE event_id = ANY ($1::text[])"
 
 # The users' locks in one order, as the service takes them before a correction.
 LOCK_USERS_SQL = """
@@ -57,12 +57,13 @@ SELECT pointage_verrouiller(u) FROM (SELECT DISTINCT unnest($1::text[]) AS u ORD
 
 SUMMARY_SQL = """
 SELECT timemoto_user_id, mois, minutes_travaillees, jours_travailles, nb_pointages, nb_anomalies
-  FROM pointage_resume WHERE timemoto_user_id = ANY ($1::text[]) ORDER BY timemoto_user_id, mois
+  FROM pointage_resume_mensuel WHERE timemoto_user_id = ANY ($1::text[])
+ ORDER BY timemoto_user_id, mois
 """
 
 REASONS_SQL = """
 SELECT event_id, motif_anomalie, anomalie, pause_us
-  FROM pointage WHERE timemoto_user_id = ANY ($1::text[]) AND NOT ignore
+  FROM pointage_horodatage WHERE timemoto_user_id = ANY ($1::text[]) AND NOT ignore
 """
 
 DAYS_SQL = """

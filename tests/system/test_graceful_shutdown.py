@@ -107,7 +107,8 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_loses_none(
         with ServiceProcess(tmp_path / "second", env) as second:
             assert wait_until(lambda: _spool_pending(second) == 0, 60)
             stored = database.fetch(
-                "SELECT event_id FROM pointage WHERE event_id = ANY($1::text[])", acknowledged
+                "SELECT event_id FROM pointage_horodatage WHERE event_id = ANY($1::text[])",
+                acknowledged,
             )
         missing = set(acknowledged) - {row["event_id"] for row in stored}
         assert not missing, f"acknowledged but lost: {sorted(missing)}"

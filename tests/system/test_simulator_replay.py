@@ -57,7 +57,7 @@ def test_replay_then_check(
     answers = [line["answer"]["status"] for line in lines]
     resent = len(deliveries) - len({json.loads(d)["id"] for d in deliveries})
     assert resent > 0 and answers.count("duplicate") == resent
-    assert database.value("SELECT count(*) FROM pointage") == len(deliveries) - resent
+    assert database.value("SELECT count(*) FROM pointage_horodatage") == len(deliveries) - resent
 
     assert main(["check", str(week), "--database-url", database.url]) == 0
 

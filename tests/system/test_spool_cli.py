@@ -65,7 +65,9 @@ def test_drain_writes_the_spool_with_the_real_arrival_time(
     result = cli("spool", "drain", database_url=database_url, spool_dir=tmp_path / "spool")
     assert result.returncode == 0, result.stderr
     assert "written: 1, left: 0" in result.stdout
-    recu_le = database.value("SELECT recu_le FROM pointage WHERE event_id = $1", document["id"])
+    recu_le = database.value(
+        "SELECT recu_le FROM pointage_horodatage WHERE event_id = $1", document["id"]
+    )
     assert recu_le == RECEIVED
 
 
@@ -96,7 +98,9 @@ def test_requeue_writes_what_is_now_valid_and_keeps_the_rest_with_its_reason(
     assert "requeued: 1, still in quarantine: 1" in result.stdout
     assert "written: 1, left: 0" in result.stdout
     assert "still invalid: tm_bad" in result.stderr
-    recu_le = database.value("SELECT recu_le FROM pointage WHERE event_id = $1", valid["id"])
+    recu_le = database.value(
+        "SELECT recu_le FROM pointage_horodatage WHERE event_id = $1", valid["id"]
+    )
     assert recu_le == RECEIVED  # the real arrival time, not the requeue's
     spool = spool_for(database_url, tmp_path / "spool")
     try:

@@ -107,10 +107,10 @@ def test_two_workers_killed_in_turn_lose_nothing(
     assert len(acknowledged) == len(deliveries)
 
     def stored() -> int:
-        return int(database.value("SELECT count(*) FROM pointage"))
+        return int(database.value("SELECT count(*) FROM pointage_horodatage"))
 
     assert wait_until(lambda: stored() == len(deliveries), 120), stored()
-    ids = {row["event_id"] for row in database.fetch("SELECT event_id FROM pointage")}
+    ids = {row["event_id"] for row in database.fetch("SELECT event_id FROM pointage_horodatage")}
     assert ids == set(acknowledged)  # each once: event_id is unique
     lines = [json.dumps(delivery) for delivery in deliveries]
     assert differences(expected_totals(lines), database_totals(database)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from service.domain.timemoto import ClockingAction
 from simulator.__main__ import main
 from simulator.deliveries import Employee, attendance_inserted
-from simulator.expectations import Difference, differences, punches
+from simulator.expectations import Difference, ErpMonth, differences, punches
 from simulator.worktime_model import MonthSummary
 
 AMIRA = Employee("u-amira", "Amira", "Ben Salah", "LP-014")
@@ -98,6 +99,26 @@ def test_differences_name_every_field_and_missing_row() -> None:
         Difference("a", december, "jours_travailles", 1, None),
         Difference("a", december, "nb_pointages", 2, None),
         Difference("a", december, "nb_anomalies", 0, None),
-        Difference("b", None, "temps_travaille_mois", 30, 0),
+        Difference("b", None, "minutes_travaillees_mois", 30, 0),
     ]
     assert differences(expected, expected, {"a": 60, "b": 30}) == []
+
+
+def test_differences_compare_the_erp_hours_of_mapped_users_only() -> None:
+    november, december = date(2026, 11, 1), date(2026, 12, 1)
+    expected = [totals("a", 487), totals("a", 60, december), totals("b", 30)]
+    equipe = {"a": 60}  # b is not mapped: the ERP has no row of it
+    right = {
+        ("a", november): ErpMonth(Decimal("8.12"), 1),
+        ("a", december): ErpMonth(Decimal("1.00"), 1),
+    }
+    assert differences(expected, expected, equipe, right) == []
+    wrong = {
+        ("a", november): ErpMonth(Decimal("487.00"), 1),  # minutes taken for hours
+        ("b", november): ErpMonth(Decimal("0.50"), 1),  # unmapped: not compared
+    }
+    assert differences(expected, expected, equipe, wrong) == [
+        Difference("a", november, "total_heures", Decimal("8.12"), Decimal("487.00")),
+        Difference("a", december, "total_heures", Decimal("1.00"), None),
+        Difference("a", december, "total_jours_presents", 1, None),
+    ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from decimal import Decimal
 
 from simulator.deliveries import Employee
+from simulator.expectations import ErpMonth
 from simulator.generator import Company, StaffMember
 from simulator.report import Progress, hours, hours_rows, hours_table
 from simulator.sender import DeliveryResult
@@ -40,6 +42,11 @@ def test_the_hours_table_marks_who_differs() -> None:
     actual = [summary("u-1", 9600), summary("u-2", 8990), summary("u-3", 600)]
     rows = hours_rows(company, NOVEMBER, actual, expected, {"u-1": 9600, "u-2": 8990})
     assert [row.ok for row in rows] == [True, False, True]
+    # The ERP's hours: right for u-1 (9600 minutes = 160 hours), missing for u-2.
+    erp = {("u-1", NOVEMBER): ErpMonth(Decimal("160.00"), 20)}
+    with_erp = hours_rows(company, NOVEMBER, actual, actual, {"u-1": 9600, "u-2": 8990}, erp)
+    assert [row.ok for row in with_erp] == [True, False, True]
+    assert "160.00" in hours_table(with_erp, NOVEMBER).splitlines()[2]
     table = hours_table(rows, NOVEMBER).splitlines()
     assert "160:00" in table[2] and table[2].endswith("✓")
     assert "149:50" in table[3] and "150:00" in table[3] and table[3].endswith("DIFFERS")
