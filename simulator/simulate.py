@@ -26,6 +26,8 @@ from service.domain.payroll import Month
 from service.http import paths
 from service.settings import Settings
 from simulator import expectations, generator, payroll
+from simulator.args import at_least_one, positive_seconds, seconds_or_zero
+from simulator.args import month as month_argument
 from simulator.harness import Database, ServiceProcess, wait_until
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from simulator.replay import SendOptions, send
@@ -37,14 +39,16 @@ KEEP_RUNS = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--employees", type=int, default=25)
-    parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
+    parser.add_argument("--employees", type=at_least_one, default=25)
+    parser.add_argument("--month", type=month_argument, default=None, help="YYYY-MM (default: now)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=at_least_one, default=8)
     parser.add_argument("--shuffle", action="store_true", help="deliver in a random order (--seed)")
-    parser.add_argument("--outage", type=float, default=2.0, help="seconds of black-holed database")
     parser.add_argument(
-        "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
+        "--outage", type=seconds_or_zero, default=2.0, help="seconds of black-holed database"
+    )
+    parser.add_argument(
+        "--drain-deadline", type=positive_seconds, default=60.0, help="seconds to empty the spool"
     )
 
 
@@ -146,8 +150,13 @@ async def deliver_through_outage(
         if progress.done >= 0.3 * progress.total:
             begin.set()
 
-    sending = send(service.base_url, secret, deliveries, options, advance)
-    log, _ = await asyncio.gather(sending, outage(proxy, begin, progress, outage_seconds))
+    async def sending() -> DeliveryLog:
+        try:
+            return await send(service.base_url, secret, deliveries, options, advance)
+        finally:
+            begin.set()  # never an outage left waiting for deliveries that will not come
+
+    log, _ = await asyncio.gather(sending(), outage(proxy, begin, progress, outage_seconds))
     progress.finish()
     return log
 
@@ -169,7 +178,7 @@ def simulate(args: argparse.Namespace) -> int:
     secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
     data_dir = (settings.data_dir / "simulate").resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S_%f")
-    month = date.fromisoformat(f"{args.month}-01") if args.month else datetime.now(UTC).date()
+    month: date = args.month or datetime.now(UTC).date()
     first, last = generator.month_of(month)
 
     database_url = database_for_run(settings, data_dir, PREFIX + stamp)
