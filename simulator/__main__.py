@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a date, a JSON line, a number that does not parse
         print(f"python -m simulator: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what the command started is stopped by now
+        print("python -m simulator: interrupted", file=sys.stderr)
         return 130
 
 

@@ -28,7 +28,14 @@ from service.settings import Settings
 from simulator import expectations, generator, payroll
 from simulator.args import at_least_one, positive_seconds, seconds_or_zero
 from simulator.args import month as month_argument
-from simulator.harness import Database, ServiceProcess, wait_until
+from simulator.harness import (
+    Database,
+    ServiceProcess,
+    interrupted_by_sigterm,
+    processes_naming,
+    stop_postgres,
+    wait_until,
+)
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from simulator.replay import SendOptions, send
 from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
@@ -78,9 +85,29 @@ def database_for_run(settings: Settings, data_dir: Path, name: str) -> str:
     if settings.database_url:
         # Someone else's server: never drop anything there but what this run made.
         return fresh_database(settings.database_url, name, clean_previous=False)
-    from service.db.embedded import start_embedded
+    return fresh_database(embedded_server(data_dir), name, clean_previous=True)
 
-    return fresh_database(start_embedded(data_dir), name, clean_previous=True)
+
+def embedded_server(data_dir: Path) -> str:
+    """The embedded server under `data_dir`, stopped when this process exits.
+
+    The package stops only a server it has finished starting: interrupted while it starts (Ctrl-C,
+    SIGTERM), the half-started server is stopped here, and a cluster whose initdb was cut short
+    is removed (the next run would find it and fail to start it).
+    """
+    from service.db.embedded import server_home, start_embedded
+
+    pgdata = server_home(data_dir) / "pgdata"
+    fresh = not (pgdata / "PG_VERSION").exists()
+    ours = not processes_naming(pgdata)  # else another run's: left to that run
+    try:
+        return start_embedded(data_dir)
+    except BaseException:
+        if ours:
+            stop_postgres(pgdata)
+            if fresh:
+                shutil.rmtree(pgdata, ignore_errors=True)
+        raise
 
 
 def prepare_run_dir(data_dir: Path, stamp: str) -> Path:
@@ -173,6 +200,13 @@ def wait_for_drain(service: ServiceProcess, deadline: float) -> tuple[bool, floa
 
 
 def simulate(args: argparse.Namespace) -> int:
+    """Ctrl-C or SIGTERM at any point stops what the run started: the service, the proxy, and
+    the embedded server (at exit, or at once when it was still starting)."""
+    with interrupted_by_sigterm():
+        return _simulate(args)
+
+
+def _simulate(args: argparse.Namespace) -> int:
     wall = time.monotonic()
     settings = Settings.from_env()
     secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
