@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import shutil
@@ -53,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shuffle", action="store_true", help="deliver in a random order (--seed)")
     parser.add_argument(
         "--outage", type=seconds_or_zero, default=2.0, help="seconds of black-holed database"
+    )
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="after the run, keep the service up for its status page until Ctrl-C",
     )
     parser.add_argument(
         "--drain-deadline", type=positive_seconds, default=60.0, help="seconds to empty the spool"
@@ -212,13 +218,14 @@ def _simulate(args: argparse.Namespace) -> int:
     secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
     data_dir = (settings.data_dir / "simulate").resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S_%f")
-    month: date = args.month or datetime.now(UTC).date()
-    first, last = generator.month_of(month)
+    now = datetime.now(UTC)
+    first, last = simulated_days(args.month or now.date(), now.date())
 
     database_url = database_for_run(settings, data_dir, PREFIX + stamp)
     database = Database(database_url)
     run_dir = prepare_run_dir(data_dir, stamp)
     generated = generator.generate(args.employees, first, last, args.seed)
+    later = up_to(generated, now)
     deliveries_file = run_dir / "deliveries.jsonl"
     generator.write(generated, deliveries_file)
     unique = len({d["id"] for d in generated.deliveries})
@@ -228,12 +235,18 @@ def _simulate(args: argparse.Namespace) -> int:
         f"{len(generated.deliveries)} deliveries ({unique} distinct ids), "
         f"{len(generated.company.anomalies)} planned anomalies"
     )
+    if last < generator.month_of(first)[1]:
+        print(f"  up to today, {last:%d/%m}: no punch from the future")
+    if later:
+        what = "delivery" if later == 1 else "deliveries"
+        print(f"  {later} {what} left out: TimeMoto would only send them after now")
 
     options = SendOptions(
         args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
     )
     admin_password = secrets.token_urlsafe(16)  # the payroll export's, for this run only
-    with FaultProxy(upstream_of(database_url)).start() as proxy:
+    with contextlib.ExitStack() as running:
+        proxy = running.enter_context(FaultProxy(upstream_of(database_url)).start())
         env = {
             "TIMEMOTO_WEBHOOK_SECRET": secret,
             "ADMIN_PASSWORD": admin_password,
@@ -242,55 +255,87 @@ def _simulate(args: argparse.Namespace) -> int:
             "SPOOL_DIR": str(run_dir / "spool"),
             "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
         }
-        with ServiceProcess(run_dir, env) as service:
-            wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
-            print(f"service: {service.base_url} (log: {service.log_path})")
-            print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
-            log = asyncio.run(
-                deliver_through_outage(
-                    service, secret, generated.deliveries, options, proxy, args.outage
-                )
+        service = running.enter_context(ServiceProcess(run_dir, env))
+        wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
+        print(f"service: {service.base_url} (log: {service.log_path})")
+        print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
+        log = asyncio.run(
+            deliver_through_outage(
+                service, secret, generated.deliveries, options, proxy, args.outage
             )
-            drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
-            answer = verifier(service.base_url)
-            export = payroll.download(
-                service, admin_password, Month(first.year, first.month), settings.data_dir
-            )
-            status_url, status_page = save_status_page(service, admin_password, run_dir)
+        )
+        drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
+        answer = verifier(service.base_url)
+        export = payroll.download(
+            service, admin_password, Month(first.year, first.month), settings.data_dir
+        )
+        status_url, status_page = save_status_page(service, admin_password, run_dir)
+        if not args.keep_serving:
+            running.close()  # the service and the proxy stop here: the page below is saved
+        print()
+        print(log_summary(log))
+        print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
+        ids = [d["id"] for d in generated.deliveries]
+        stored = database.value(
+            "SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids
+        )
+        print(f"pointage rows: {stored} of {unique} distinct deliveries")
 
-    print()
-    print(log_summary(log))
-    print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
-    ids = [d["id"] for d in generated.deliveries]
-    stored = database.value("SELECT count(*) FROM pointage WHERE event_id = ANY($1::text[])", ids)
-    print(f"pointage rows: {stored} of {unique} distinct deliveries")
-
-    actual = expectations.database_totals(database)
-    equipe = expectations.temps_travaille_mois(database)
-    expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
-    found = expectations.differences(expected, actual, equipe)
-    rows = hours_rows(generated.company, first, actual, expected, equipe)
-    print()
-    print(hours_table(rows, first))
-    export = payroll.check(export, Month(first.year, first.month), actual)
-    print(export.line())
-    print(differences_text(found))
-    print()
-    print("verifier:", json.dumps(answer))
-    print()
-    print(f"status page: {status_url} (user admin, password {admin_password}) while it serves;")
-    print(f"  this run's page, saved at the end: {status_page} (opens offline, in any browser)")
-    ok = (
-        log.count("Failed") == 0
-        and drained
-        and stored == unique
-        and not found
-        and all(row.ok for row in rows)
-        and answer.get("ok") is True
-        and export.ok
-    )
-    print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+        actual = expectations.database_totals(database)
+        equipe = expectations.temps_travaille_mois(database)
+        expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
+        found = expectations.differences(expected, actual, equipe)
+        rows = hours_rows(generated.company, first, actual, expected, equipe)
+        print()
+        print(hours_table(rows, first))
+        export = payroll.check(export, Month(first.year, first.month), actual)
+        print(export.line())
+        print(differences_text(found))
+        print()
+        print("verifier:", json.dumps(answer))
+        print()
+        print(f"status page of this run, saved at its end: {status_page} (opens offline)")
+        ok = (
+            log.count("Failed") == 0
+            and drained
+            and stored == unique
+            and not found
+            and all(row.ok for row in rows)
+            and answer.get("ok") is True
+            and export.ok
+        )
+        print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+        if args.keep_serving:
+            serve_until_stopped(service, status_url, admin_password)
+        else:
+            print("the service has stopped; to browse it live, run with --keep-serving")
     return 0 if ok else 1
+
+
+def serve_until_stopped(service: ServiceProcess, status_url: str, password: str) -> None:
+    """--keep-serving: the service (and its database) stay up for the status page until Ctrl-C
+    or SIGTERM; the interruption ends the run as it ended, not as a failure."""
+    print(f"status page: {status_url} (user admin, password {password})")
+    print("serving until Ctrl-C (then the service and the database stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        assert service.process is not None
+        service.process.wait()
+
+
+def up_to(generated: generator.Generated, now: datetime) -> int:
+    """Leave out the deliveries TimeMoto would only send after `now` (this month's later days,
+    a sortie a manager types in days later); how many."""
+    before = len(generated.deliveries)
+    generated.deliveries = [d for d in generated.deliveries if d["dispatchedAt"] <= now.timestamp()]
+    return before - len(generated.deliveries)
+
+
+def simulated_days(month: date, today: date) -> tuple[date, date]:
+    """The month's days, up to today when it is this month; ValueError for a month to come."""
+    first, last = generator.month_of(month)
+    if first > today:
+        raise ValueError(f"{first:%Y-%m} has not begun: simulate this month or one before")
+    return first, min(last, today)
 
 
 def save_status_page(service: ServiceProcess, password: str, run_dir: Path) -> tuple[str, Path]:
