@@ -19,6 +19,7 @@ import respx
 from litestar.testing import TestClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from service.alerts.monitor import AlertMonitor
 from service.app import create_app
 from service.domain.signature import sign
 from service.http import paths
@@ -87,11 +88,32 @@ def running(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
         chat.route(host="testserver.local").pass_through()
         with TestClient(create_app(settings)) as client:
             monitor = client.app.dependencies["runtime"].dependency().monitor
-            monitor.clock = clock  # the scenario's time, from here on
-            monitor.started_at = clock.now
-            monitor.activity.since = clock.now
+            on_the_scenario_clock(client, monitor, clock, settings.connect_timeout)
             world.update(client=client, clock=clock, monitor=monitor)
             yield world
+
+
+def on_the_scenario_clock(
+    client: TestClient[Any], monitor: AlertMonitor, clock: Clock, seed_timeout: float
+) -> None:
+    """The monitor on the scenario's clock, from a clean start.
+
+    Its background task began looking with the real clock as the application started, and may
+    still be in the middle of a look: one that read the real time (today) before giving way and
+    the scenario's last delivery after (Saturday) saw days of silence and alerted. So the task is
+    stopped first (in the application's event loop, where it runs), the clock replaced, the last
+    delivery read from the database before any is made, and only then does the task start again.
+    """
+    client.blocking_portal.call(monitor.stop)
+
+    def replace_the_clock() -> None:
+        monitor.clock = clock
+        monitor.started_at = clock.now
+        monitor.activity.since = clock.now
+
+    client.blocking_portal.call(replace_the_clock)
+    client.blocking_portal.call(monitor.seed, max(seed_timeout, 30.0))
+    client.blocking_portal.call(monitor.start, seed_timeout)
 
 
 def _at(day: str, hhmm: str) -> datetime:
