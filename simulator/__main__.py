@@ -20,14 +20,15 @@ from pathlib import Path
 
 from service.db.embedded import EmbeddedError
 from simulator import expectations, generator, proxy, replay, simulate
-from simulator.args import OneLineParser
+from simulator.args import OneLineParser, at_least_one, day, ordered, output_file
 from simulator.harness import Database
 
 
 def run_generate(args: argparse.Namespace) -> int:
     first, last = generator.month_of(datetime.now(UTC).date())
-    start = date.fromisoformat(args.start) if args.start else first
-    end = date.fromisoformat(args.end) if args.end else last
+    start: date = args.start or first
+    end: date = args.end or last
+    ordered(start, end, ("--from", "--to"))
     generated = generator.generate(args.employees, start, end, args.seed)
     if args.out:
         company = generator.write(generated, args.out)
@@ -78,12 +79,19 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="a company's clockings as JSON lines")
-    gen.add_argument("--employees", type=int, default=25)
-    gen.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: month start)")
-    gen.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: month end)")
+    gen.add_argument("--employees", type=at_least_one, default=25)
+    gen.add_argument(
+        "--from", dest="start", type=day, help="first day, YYYY-MM-DD (default: this month's first)"
+    )
+    gen.add_argument(
+        "--to", dest="end", type=day, help="last day, YYYY-MM-DD (default: this month's last)"
+    )
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument(
-        "--out", type=Path, help="deliveries file (else stdout); employees go to *.company.json"
+        "--out",
+        type=output_file,
+        help="deliveries file (else stdout); employees go to *.company.json. Its folder must"
+        " exist, unless it is inside the working directory",
     )
     gen.set_defaults(run=run_generate)
 
@@ -129,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a date, a JSON line, a number that does not parse
         print(f"python -m simulator: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what the command started is stopped by now
+        print("python -m simulator: interrupted", file=sys.stderr)
         return 130
 
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -64,7 +66,12 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 command, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        if not wait_until(self._healthy, timeout):
+        try:
+            started = wait_until(self._healthy, timeout)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or exited: `with` will not stop it
+            self.stop()
+            raise
+        if not started:
             self.stop()
             raise RuntimeError(f"the service did not start; its log:\n{self.log()}")
         return self
@@ -110,6 +117,68 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+@contextlib.contextmanager
+def interrupted_by_sigterm() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (a `timeout`, `kill`, systemd) both unwind the block: every `with` and
+    `finally` in it stops what it started, and KeyboardInterrupt comes out. Inside `asyncio.run`
+    the signal cancels the loop's tasks (as asyncio's own Ctrl-C does, so that they end cleanly);
+    elsewhere it raises KeyboardInterrupt at once. Once one has come, further SIGINT and SIGTERM
+    are ignored: the unwinding has deadlines of its own, and a second Ctrl-C must not cut it
+    short and leave a server behind."""
+    interrupted = False
+
+    def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        interrupted = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise KeyboardInterrupt from None
+        loop.call_soon_threadsafe(cancel_all, loop)  # wakes the loop out of its select()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if not interrupted:  # after a signal, stay deaf until the process ends
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def processes_naming(folder: Path) -> list[psutil.Process]:
+    """Other processes whose command line names `folder` (a server's data directory)."""
+    needle = str(folder)
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if process.pid != os.getpid() and any(needle in part for part in command):
+            found.append(process)
+    return found
+
+
+def stop_postgres(pgdata: Path, deadline: float = 30.0) -> bool:
+    """Stop whatever runs on `pgdata` (a postmaster, or the pg_ctl/shell starting one): SIGINT,
+    PostgreSQL's fast shutdown, then SIGKILL at the deadline. Whether none is left."""
+    for process in processes_naming(pgdata):
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGINT)
+    if wait_until(lambda: not processes_naming(pgdata), deadline, interval=0.1):
+        return True
+    for process in processes_naming(pgdata):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return wait_until(lambda: not processes_naming(pgdata), 5, interval=0.1)
 
 
 class Database:

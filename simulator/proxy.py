@@ -9,6 +9,7 @@ Unix socket (the embedded PostgreSQL listens on a socket only).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import sys
@@ -18,7 +19,7 @@ from types import TracebackType
 from typing import Any, Literal, cast, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from simulator.args import OneLineParser
+from simulator.args import OneLineParser, host_and_port, port
 from simulator.harness import free_port
 
 ProxyMode = Literal["pass", "blackhole", "refuse"]
@@ -160,6 +161,23 @@ async def _drain_forever(reader: asyncio.StreamReader) -> None:
             pass
 
 
+def _upstream(text: str) -> str:
+    """A Unix socket path, a PostgreSQL URL (its port checked), or host:port."""
+    if text.startswith("/"):
+        return text
+    if "://" in text:
+        try:
+            upstream = upstream_of(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: its port is not between 1 and 65535"
+            ) from None
+        if not upstream.startswith("/"):
+            host_and_port(upstream)
+        return text
+    return host_and_port(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI body for `python -m simulator proxy`: modes are switched by typing them on stdin."""
     parser = OneLineParser(
@@ -167,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         description="A fault-injecting TCP proxy in front of PostgreSQL. Type pass, blackhole, "
         "refuse or cut (then Enter) to change what it does; Ctrl-D or Ctrl-C stops it.",
     )
-    parser.add_argument("upstream", help="host:port, a Unix socket path, or a PostgreSQL URL")
-    parser.add_argument("--port", type=int, help="where to listen on 127.0.0.1 (default: free)")
+    parser.add_argument(
+        "upstream", type=_upstream, help="host:port, a Unix socket path, or a PostgreSQL URL"
+    )
+    parser.add_argument("--port", type=port, help="where to listen on 127.0.0.1 (default: free)")
     parser.add_argument("--mode", choices=get_args(ProxyMode), default="pass")
     args = parser.parse_args(argv)
     url = args.upstream if "://" in args.upstream else None

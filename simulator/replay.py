@@ -13,6 +13,14 @@ from typing import Any
 
 import httpx
 
+from simulator.args import (
+    at_least_one,
+    output_file,
+    positive_seconds,
+    seconds_or_zero,
+    service_url,
+    zero_or_more,
+)
 from simulator.generator import read_deliveries
 from simulator.report import Progress, log_summary
 from simulator.sender import DeliveryLog, DeliveryResult, deliver_all, ordered
@@ -60,21 +68,31 @@ async def send(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    parser.add_argument(
+        "--url", type=service_url, default="http://127.0.0.1:8000", help="the service's base URL"
+    )
     parser.add_argument(
         "--secret",
         default=os.environ.get("TIMEMOTO_WEBHOOK_SECRET", "").split(",")[0].strip() or None,
         help="webhook secret (default: the first of $TIMEMOTO_WEBHOOK_SECRET)",
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="deliveries in flight")
-    parser.add_argument("--rate", type=float, default=None, help="at most N deliveries a second")
+    parser.add_argument("--concurrency", type=at_least_one, default=8, help="deliveries in flight")
+    parser.add_argument(
+        "--rate", type=positive_seconds, default=None, help="at most N deliveries a second"
+    )
     parser.add_argument("--shuffle", action="store_true", help="deliver in a random order")
     parser.add_argument("--seed", type=int, default=None, help="seed of --shuffle")
-    parser.add_argument("--retries", type=int, default=5, help="retries after a failed attempt")
-    parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay, seconds")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
     parser.add_argument(
-        "--log", type=Path, default=None, help="write the delivery log (JSON lines)"
+        "--retries", type=zero_or_more, default=5, help="retries after a failed attempt"
+    )
+    parser.add_argument(
+        "--backoff", type=seconds_or_zero, default=0.5, help="first retry delay, seconds"
+    )
+    parser.add_argument(
+        "--timeout", type=positive_seconds, default=10.0, help="seconds per attempt"
+    )
+    parser.add_argument(
+        "--log", type=output_file, default=None, help="write the delivery log (JSON lines)"
     )
 
 

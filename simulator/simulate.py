@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import shutil
@@ -26,7 +27,16 @@ from service.domain.payroll import Month
 from service.http import paths
 from service.settings import Settings
 from simulator import expectations, generator, payroll
-from simulator.harness import Database, ServiceProcess, wait_until
+from simulator.args import at_least_one, positive_seconds, seconds_or_zero
+from simulator.args import month as month_argument
+from simulator.harness import (
+    Database,
+    ServiceProcess,
+    interrupted_by_sigterm,
+    processes_naming,
+    stop_postgres,
+    wait_until,
+)
 from simulator.proxy import FaultProxy, proxied_url, upstream_of
 from simulator.replay import SendOptions, send
 from simulator.report import Progress, differences_text, hours_rows, hours_table, log_summary
@@ -37,14 +47,21 @@ KEEP_RUNS = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--employees", type=int, default=25)
-    parser.add_argument("--month", default=None, help="YYYY-MM (default: this month)")
+    parser.add_argument("--employees", type=at_least_one, default=25)
+    parser.add_argument("--month", type=month_argument, default=None, help="YYYY-MM (default: now)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=at_least_one, default=8)
     parser.add_argument("--shuffle", action="store_true", help="deliver in a random order (--seed)")
-    parser.add_argument("--outage", type=float, default=2.0, help="seconds of black-holed database")
     parser.add_argument(
-        "--drain-deadline", type=float, default=60.0, help="seconds to empty the spool"
+        "--outage", type=seconds_or_zero, default=2.0, help="seconds of black-holed database"
+    )
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="after the run, keep the service up for its status page until Ctrl-C",
+    )
+    parser.add_argument(
+        "--drain-deadline", type=positive_seconds, default=60.0, help="seconds to empty the spool"
     )
 
 
@@ -74,9 +91,29 @@ def database_for_run(settings: Settings, data_dir: Path, name: str) -> str:
     if settings.database_url:
         # Someone else's server: never drop anything there but what this run made.
         return fresh_database(settings.database_url, name, clean_previous=False)
-    from service.db.embedded import start_embedded
+    return fresh_database(embedded_server(data_dir), name, clean_previous=True)
 
-    return fresh_database(start_embedded(data_dir), name, clean_previous=True)
+
+def embedded_server(data_dir: Path) -> str:
+    """The embedded server under `data_dir`, stopped when this process exits.
+
+    The package stops only a server it has finished starting: interrupted while it starts (Ctrl-C,
+    SIGTERM), the half-started server is stopped here, and a cluster whose initdb was cut short
+    is removed (the next run would find it and fail to start it).
+    """
+    from service.db.embedded import server_home, start_embedded
+
+    pgdata = server_home(data_dir) / "pgdata"
+    fresh = not (pgdata / "PG_VERSION").exists()
+    ours = not processes_naming(pgdata)  # else another run's: left to that run
+    try:
+        return start_embedded(data_dir)
+    except BaseException:
+        if ours:
+            stop_postgres(pgdata)
+            if fresh:
+                shutil.rmtree(pgdata, ignore_errors=True)
+        raise
 
 
 def prepare_run_dir(data_dir: Path, stamp: str) -> Path:
@@ -146,8 +183,13 @@ async def deliver_through_outage(
         if progress.done >= 0.3 * progress.total:
             begin.set()
 
-    sending = send(service.base_url, secret, deliveries, options, advance)
-    log, _ = await asyncio.gather(sending, outage(proxy, begin, progress, outage_seconds))
+    async def sending() -> DeliveryLog:
+        try:
+            return await send(service.base_url, secret, deliveries, options, advance)
+        finally:
+            begin.set()  # never an outage left waiting for deliveries that will not come
+
+    log, _ = await asyncio.gather(sending(), outage(proxy, begin, progress, outage_seconds))
     progress.finish()
     return log
 
@@ -164,18 +206,26 @@ def wait_for_drain(service: ServiceProcess, deadline: float) -> tuple[bool, floa
 
 
 def simulate(args: argparse.Namespace) -> int:
+    """Ctrl-C or SIGTERM at any point stops what the run started: the service, the proxy, and
+    the embedded server (at exit, or at once when it was still starting)."""
+    with interrupted_by_sigterm():
+        return _simulate(args)
+
+
+def _simulate(args: argparse.Namespace) -> int:
     wall = time.monotonic()
     settings = Settings.from_env()
     secret = settings.webhook_secrets[0] if settings.webhook_secrets else "simulator-secret"
     data_dir = (settings.data_dir / "simulate").resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S_%f")
-    month = date.fromisoformat(f"{args.month}-01") if args.month else datetime.now(UTC).date()
-    first, last = generator.month_of(month)
+    now = datetime.now(UTC)
+    first, last = simulated_days(args.month or now.date(), now.date())
 
     database_url = database_for_run(settings, data_dir, PREFIX + stamp)
     database = Database(database_url)
     run_dir = prepare_run_dir(data_dir, stamp)
     generated = generator.generate(args.employees, first, last, args.seed)
+    later = up_to(generated, now)
     deliveries_file = run_dir / "deliveries.jsonl"
     generator.write(generated, deliveries_file)
     unique = len({d["id"] for d in generated.deliveries})
@@ -185,12 +235,18 @@ def simulate(args: argparse.Namespace) -> int:
         f"{len(generated.deliveries)} deliveries ({unique} distinct ids), "
         f"{len(generated.company.anomalies)} planned anomalies"
     )
+    if last < generator.month_of(first)[1]:
+        print(f"  up to today, {last:%d/%m}: no punch from the future")
+    if later:
+        what = "delivery" if later == 1 else "deliveries"
+        print(f"  {later} {what} left out: TimeMoto would only send them after now")
 
     options = SendOptions(
         args.concurrency, shuffle=args.shuffle, seed=args.seed, retries=8, backoff=0.5
     )
     admin_password = secrets.token_urlsafe(16)  # the payroll export's, for this run only
-    with FaultProxy(upstream_of(database_url)).start() as proxy:
+    with contextlib.ExitStack() as running:
+        proxy = running.enter_context(FaultProxy(upstream_of(database_url)).start())
         env = {
             "TIMEMOTO_WEBHOOK_SECRET": secret,
             "ADMIN_PASSWORD": admin_password,
@@ -199,58 +255,88 @@ def simulate(args: argparse.Namespace) -> int:
             "SPOOL_DIR": str(run_dir / "spool"),
             "DB_CONNECT_TIMEOUT": "1",  # an outage is noticed in a second, not three
         }
-        with ServiceProcess(run_dir, env) as service:
-            wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
-            print(f"service: {service.base_url} (log: {service.log_path})")
-            print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
-            log = asyncio.run(
-                deliver_through_outage(
-                    service, secret, generated.deliveries, options, proxy, args.outage
-                )
+        service = running.enter_context(ServiceProcess(run_dir, env))
+        wait_until(lambda: verifier(service.base_url).get("ok") is True, 30)
+        print(f"service: {service.base_url} (log: {service.log_path})")
+        print(f"equipe: {add_equipe(database, generated.company)} employees mapped")
+        log = asyncio.run(
+            deliver_through_outage(
+                service, secret, generated.deliveries, options, proxy, args.outage
             )
-            drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
-            answer = verifier(service.base_url)
-            export = payroll.download(
-                service, admin_password, Month(first.year, first.month), settings.data_dir
-            )
-            status_url, status_page = save_status_page(service, admin_password, run_dir)
+        )
+        drained, drain_seconds = wait_for_drain(service, args.drain_deadline)
+        answer = verifier(service.base_url)
+        export = payroll.download(
+            service, admin_password, Month(first.year, first.month), settings.data_dir
+        )
+        status_url, status_page = save_status_page(service, admin_password, run_dir)
+        if not args.keep_serving:
+            running.close()  # the service and the proxy stop here: the page below is saved
+        print()
+        print(log_summary(log))
+        print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
+        ids = [d["id"] for d in generated.deliveries]
+        stored = database.value(
+            "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])", ids
+        )
+        print(f"pointage rows: {stored} of {unique} distinct deliveries")
 
-    print()
-    print(log_summary(log))
-    print(f"spool drained: {drained} ({drain_seconds:.1f} s after the last delivery)")
-    ids = [d["id"] for d in generated.deliveries]
-    stored = database.value(
-        "SELECT count(*) FROM pointage_horodatage WHERE event_id = ANY($1::text[])", ids
-    )
-    print(f"pointage rows: {stored} of {unique} distinct deliveries")
-
-    actual = expectations.database_totals(database)
-    equipe = expectations.temps_travaille_mois(database)
-    erp = expectations.erp_totals(database)
-    expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
-    found = expectations.differences(expected, actual, equipe, erp)
-    rows = hours_rows(generated.company, first, actual, expected, equipe, erp)
-    print()
-    print(hours_table(rows, first))
-    export = payroll.check(export, Month(first.year, first.month), actual)
-    print(export.line())
-    print(differences_text(found))
-    print()
-    print("verifier:", json.dumps(answer))
-    print()
-    print(f"status page: {status_url} (user admin, password {admin_password}) while it serves;")
-    print(f"  this run's page, saved at the end: {status_page} (opens offline, in any browser)")
-    ok = (
-        log.count("Failed") == 0
-        and drained
-        and stored == unique
-        and not found
-        and all(row.ok for row in rows)
-        and answer.get("ok") is True
-        and export.ok
-    )
-    print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+        actual = expectations.database_totals(database)
+        equipe = expectations.temps_travaille_mois(database)
+        erp = expectations.erp_totals(database)
+        expected = expectations.expected_totals(deliveries_file.read_text().splitlines())
+        found = expectations.differences(expected, actual, equipe, erp)
+        rows = hours_rows(generated.company, first, actual, expected, equipe, erp)
+        print()
+        print(hours_table(rows, first))
+        export = payroll.check(export, Month(first.year, first.month), actual)
+        print(export.line())
+        print(differences_text(found))
+        print()
+        print("verifier:", json.dumps(answer))
+        print()
+        print(f"status page of this run, saved at its end: {status_page} (opens offline)")
+        ok = (
+            log.count("Failed") == 0
+            and drained
+            and stored == unique
+            and not found
+            and all(row.ok for row in rows)
+            and answer.get("ok") is True
+            and export.ok
+        )
+        print(f"\n{'OK' if ok else 'FAILED'} in {time.monotonic() - wall:.1f} s")
+        if args.keep_serving:
+            serve_until_stopped(service, status_url, admin_password)
+        else:
+            print("the service has stopped; to browse it live, run with --keep-serving")
     return 0 if ok else 1
+
+
+def serve_until_stopped(service: ServiceProcess, status_url: str, password: str) -> None:
+    """--keep-serving: the service (and its database) stay up for the status page until Ctrl-C
+    or SIGTERM; the interruption ends the run as it ended, not as a failure."""
+    print(f"status page: {status_url} (user admin, password {password})")
+    print("serving until Ctrl-C (then the service and the database stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        assert service.process is not None
+        service.process.wait()
+
+
+def up_to(generated: generator.Generated, now: datetime) -> int:
+    """Leave out the deliveries TimeMoto would only send after `now` (this month's later days,
+    a sortie a manager types in days later); how many."""
+    before = len(generated.deliveries)
+    generated.deliveries = [d for d in generated.deliveries if d["dispatchedAt"] <= now.timestamp()]
+    return before - len(generated.deliveries)
+
+
+def simulated_days(month: date, today: date) -> tuple[date, date]:
+    """The month's days, up to today when it is this month; ValueError for a month to come."""
+    first, last = generator.month_of(month)
+    if first > today:
+        raise ValueError(f"{first:%Y-%m} has not begun: simulate this month or one before")
+    return first, min(last, today)
 
 
 def save_status_page(service: ServiceProcess, password: str, run_dir: Path) -> tuple[str, Path]:

@@ -245,7 +245,21 @@ def decimal_hours(minutes: int) -> Decimal:
 # How a cell is written: text; a whole number; a number of minutes shown as a duration (H:MM);
 # hours with two decimals; a date; a time of day; a yes/no.
 Kind = Literal["text", "integer", "duration", "decimal", "date", "time", "yesno"]
-Value = str | int | Decimal | date | time | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class LaterTime:
+    """A time of day on a later day than the row's date: a night shift's exit, shown `06:00
+    (+1 j)` so that a payroll clerk does not read an exit before the entry as a mistake."""
+
+    at: time
+    days_later: int
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M} (+{self.days_later} j)"
+
+
+Value = str | int | Decimal | date | time | LaterTime | bool | None
 R = TypeVar("R")
 
 
@@ -269,6 +283,18 @@ class Sheet(Generic[R]):
 
 def _time(at: datetime | None) -> time | None:
     return at.time() if at is not None else None
+
+
+def _exit_time(day: DayRecord) -> time | LaterTime | None:
+    """The last exit's time, marked with the days after the work date when it is on a later day."""
+    if day.derniere_sortie is None:
+        return None
+    days_later = (day.derniere_sortie.date() - day.date_travail).days
+    return (
+        LaterTime(day.derniere_sortie.time(), days_later)
+        if days_later > 0
+        else day.derniere_sortie.time()
+    )
 
 
 def _person_columns(person: Callable[[R], Person]) -> tuple[Column[R], ...]:
@@ -302,7 +328,7 @@ DAY_COLUMNS: tuple[Column[DayRow], ...] = (
     Column("Matricule", "text", lambda r: r.person.matricule),
     Column("Date", "date", lambda r: r.day.date_travail),
     Column("Première entrée", "time", lambda r: _time(r.day.premiere_entree)),
-    Column("Dernière sortie", "time", lambda r: _time(r.day.derniere_sortie)),
+    Column("Dernière sortie", "time", lambda r: _exit_time(r.day)),
     Column("Minutes de pause", "integer", lambda r: r.day.minutes_pause),
     Column("Minutes travaillées", "integer", lambda r: r.day.minutes_travaillees),
     Column("Heures (H:MM)", "duration", lambda r: r.day.minutes_travaillees),

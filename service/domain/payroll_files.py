@@ -25,6 +25,7 @@ from service.domain.payroll import (
     NO,
     YES,
     Kind,
+    LaterTime,
     Month,
     Payroll,
     Sheet,
@@ -106,7 +107,15 @@ def _cell_value(kind: Kind, value: Value) -> Any:
         return YES if value else NO
     if kind == "text":
         return _sheet_text(str(value))
+    if isinstance(value, LaterTime):
+        return value.at  # still a time (sorts, sums); its number format shows the day
     return value
+
+
+def _number_format(kind: Kind, value: Value) -> str:
+    if isinstance(value, LaterTime):
+        return f'hh:mm" (+{value.days_later} j)"'
+    return NUMBER_FORMATS[kind]
 
 
 def _sheet_text(text: str) -> str:
@@ -129,8 +138,8 @@ def _shown(kind: Kind, value: Value) -> str:
         assert isinstance(value, date)
         return value.strftime("%d/%m/%Y")
     if kind == "time":
-        assert isinstance(value, time)
-        return value.strftime("%H:%M")
+        assert isinstance(value, time | LaterTime)
+        return str(value) if isinstance(value, LaterTime) else value.strftime("%H:%M")
     if kind == "yesno":
         return YES if value else NO
     return str(value)
@@ -156,7 +165,7 @@ def _write_sheet(worksheet: Worksheet, sheet: Sheet[Any]) -> None:
             if column.kind == "text" and value is not None:
                 cell.data_type = "s"  # a name starting with "=" is a name, never a formula
             elif column.kind in NUMBER_FORMATS:
-                cell.number_format = NUMBER_FORMATS[column.kind]
+                cell.number_format = _number_format(column.kind, value)
             widths[index] = max(widths[index], len(_shown(column.kind, value)) + 2)
     last = get_column_letter(len(sheet.columns))
     for index, width in enumerate(widths, start=1):

@@ -164,7 +164,7 @@ def test_libreoffice_opens_the_workbook(url: str, tmp_path: Path, soffice: str) 
     night = next(row for row in days if row[header.index("Date")] == "30/11/2026")
     assert (night[header.index("Première entrée")], night[header.index("Dernière sortie")]) == (
         "22:00",
-        "06:00",
+        "06:00 (+1 j)",  # the exit on the next day, as the clerk sees it
     )
     assert night[header.index("Heures (H:MM)")] == "8:00"
 

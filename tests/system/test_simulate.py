@@ -36,8 +36,7 @@ def test_simulate_ends_ok_through_an_outage(
     assert "queued" in out  # the outage was answered 202 and drained afterwards
     export = tmp_path / "pointage-2026-03.xlsx"  # the month's payroll export, under DATA_DIR
     assert f"payroll export: {export} (6 employees, equals pointage_resume)" in out
-    assert (
-        "no differences" in out
-        and "Failed 0" in out
-        and out.rstrip().split("\n")[-1].startswith("OK")
-    )
+    assert "no differences" in out and "Failed 0" in out and "\nOK in " in out
+    # The service stopped with the run: no live page is advertised, the saved one is.
+    assert "status page: http" not in out and "/status.html (opens offline)" in out
+    assert out.rstrip().endswith("to browse it live, run with --keep-serving")

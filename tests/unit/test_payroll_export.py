@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from service.domain.payroll import (
     AnomalyRecord,
     DayRecord,
+    LaterTime,
     Month,
     MonthError,
     MonthRecord,
@@ -240,6 +241,27 @@ def test_xlsx_layout() -> None:
     day_formats = {days.cell(1, c).value: days.cell(2, c).number_format for c in range(1, 14)}
     assert day_formats["Date"] == "dd/mm/yyyy"
     assert day_formats["Première entrée"] == "hh:mm"
+
+
+def test_a_night_shift_exit_is_marked_on_the_next_day() -> None:
+    """The 22:00 → 06:00 shift of 30/11: its exit reads `06:00 (+1 j)`, still a time cell; an
+    exit on the work date itself is a bare time."""
+    days = openpyxl.load_workbook(io.BytesIO(render_xlsx(full_payroll())))["Détail par jour"]
+    headers = [cell.value for cell in days[1]]
+    night, same_day = (dict(zip(headers, row, strict=True)) for row in days.iter_rows(min_row=2))
+    assert night["Date"].value == datetime(2026, 11, 30)
+    assert night["Dernière sortie"].value == time(6, 0, 30)
+    assert night["Dernière sortie"].number_format == 'hh:mm" (+1 j)"'
+    assert same_day["Dernière sortie"].value == time(17, 0)
+    assert same_day["Dernière sortie"].number_format == "hh:mm"
+    width = days.column_dimensions[night["Dernière sortie"].column_letter].width
+    assert width >= len("06:00 (+1 j)")
+
+
+def test_exit_times_as_shown() -> None:
+    later = LaterTime(time(8, 27), 1)
+    assert str(later) == "08:27 (+1 j)"
+    assert str(LaterTime(time(1, 5), 2)) == "01:05 (+2 j)"
 
 
 def test_an_empty_month_gives_headers_only() -> None:
