@@ -29,6 +29,7 @@ class Outage(enum.Enum):
     POOL_EXHAUSTED = "pool_exhausted"
     UNAVAILABLE = "unavailable"  # too many connections, shutting down, out of disk or memory
     TRANSIENT = "transient"  # deadlock, serialization failure: the same write may pass again
+    READ_ONLY = "read_only"  # a standby (after a failover), a database set read-only
     UNEXPECTED = "unexpected"  # not the database's word: our own bug, say; nothing is refused
     CONTENT = "content"
 
@@ -48,6 +49,11 @@ class Outage(enum.Enum):
                 "owner apply sql/schema_pointage.sql (`python -m service db apply` with the "
                 "owner's DATABASE_URL)"
             )
+        if self is Outage.READ_ONLY:
+            return (
+                "point DATABASE_URL at the primary (or list every host with "
+                "target_session_attrs=read-write)"
+            )
         if self in (Outage.AUTHENTICATION, Outage.NO_SUCH_DATABASE):
             return "fix DATABASE_URL"
         return "check network access from this host to {where} and that PostgreSQL is up"
@@ -57,6 +63,7 @@ class Outage(enum.Enum):
 _OUTAGE_SQLSTATES: dict[str, Outage] = {
     "08": Outage.NETWORK,  # connection exception
     "28": Outage.AUTHENTICATION,  # invalid authorization
+    "25006": Outage.READ_ONLY,  # read-only SQL transaction: a standby, a read-only database
     "3D000": Outage.NO_SUCH_DATABASE,
     "42501": Outage.PERMISSION_DENIED,
     "42P01": Outage.SCHEMA_MISSING,  # undefined table
@@ -134,6 +141,11 @@ def classify(exc: BaseException) -> DatabaseProblem:
         return DatabaseProblem(
             Outage.SCHEMA_MISSING,
             "the pointage tables are missing: apply sql/schema_pointage.sql",
+        )
+    if isinstance(root, asyncpg.TargetServerAttributeNotMatched):
+        return DatabaseProblem(
+            Outage.READ_ONLY,
+            "no host in DATABASE_URL accepts writes now (a standby, or a read-only database)",
         )
     if isinstance(root, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
         return DatabaseProblem(Outage.NETWORK, f"the database connection broke: {root}")

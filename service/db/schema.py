@@ -56,6 +56,9 @@ SELECT
 """
 
 
+_READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+
+
 class SchemaObject(msgspec.Struct):
     name: str
     kind: ObjectKind
@@ -73,7 +76,7 @@ class SchemaReport(msgspec.Struct):
 
     database: DatabaseHealth
     objects: list[SchemaObject]
-    problem: DatabaseProblem | None = None  # why the database could not be asked
+    problem: DatabaseProblem | None = None  # why the database could not be asked, or written
 
     @property
     def outage(self) -> DatabaseProblem | None:
@@ -93,7 +96,7 @@ class SchemaReport(msgspec.Struct):
 
     @property
     def ok(self) -> bool:
-        return self.database.reachable and not self.missing
+        return self.database.reachable and not self.missing and self.problem is None
 
 
 def schema_sql() -> str:
@@ -113,15 +116,23 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
     """Reachability and the presence of each object, within the connect timeout at the most."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(target.connect_timeout):
+        async with asyncio.timeout(target.connect_deadline):
             connection = await target.connect()
             try:
                 row = await connection.fetchrow(
                     _CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME, CORRECTION_CHECK_NAME
                 )
+                # A standby, or a database set read-only, answers reads: writes would fail.
+                read_only = await connection.fetchval(_READ_ONLY_SQL)
             finally:
                 await connection.close(timeout=target.connect_timeout)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.TargetServerAttributeNotMatched,  # no host suits target_session_attrs: read_only
+    ) as exc:
         problem = classify(exc)
         return SchemaReport(
             database=DatabaseHealth(reachable=False, latency_ms=None, error=problem.sentence),
@@ -141,7 +152,15 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
             f"permission denied while applying the schema: role {user} may not create objects "
             f"in schema {schema}, and objects are missing"
         )
+    read_only_problem = None
+    if read_only:
+        read_only_problem = DatabaseProblem(
+            Outage.READ_ONLY,
+            "the database accepts no writes (a standby, or default_transaction_read_only)",
+        )
+        error = read_only_problem.sentence
     return SchemaReport(
         database=DatabaseHealth(reachable=True, latency_ms=latency_ms, error=error),
         objects=objects,
+        problem=read_only_problem,
     )
