@@ -281,3 +281,17 @@ def test_a_first_host_that_drops_packets_does_not_hide_the_second(tmp_path: Path
                 assert post(service.client, a_delivery()).status_code in (200, 202)
                 assert wait_until(lambda: _stored_count(server) == 1, 60), service.log()
                 assert AVAILABLE in service.log()
+
+
+# -- a parameter the service does not take -------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["serve"], ["db", "verify"], ["spool", "status"]])
+def test_an_unknown_parameter_stops_the_start_with_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    url = "postgresql://pointage:s3cret@db.example.net:20184/erp?sslmode=require&sslmod=verify"
+    done = service_cli(command, service_env(url, tmp_path), tmp_path, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'sslmod'" in lines[0] and "s3cret" not in lines[0], lines
