@@ -18,6 +18,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from service.db.url import check_database_url
 from service.http import edge, paths
 from service.http.docs_assets import docs_assets_router
 from service.http.export import export_month
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     try:
         settings = settings or Settings.from_env()
         settings.require_secret()
+        check_database_url(settings.database_url)  # libpq's grammar, its parameters (§5)
         check_spool_dir(settings.spool_dir)
     except (ConfigurationError, SpoolError) as exc:
         raise SystemExit(f"timemoto-pointage: {exc}") from None

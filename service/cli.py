@@ -17,6 +17,7 @@ from service.db.embedded import EmbeddedError
 from service.db.engine import DatabaseTarget
 from service.db.errors import classify
 from service.db.schema import apply_schema, check_schema
+from service.db.url import check_database_url
 from service.domain.payroll import Month, Payroll
 from service.operations.payroll import PayrollReader
 from service.operations.verification import Verification
@@ -304,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     retarget.set_defaults(run=spool_retarget)
     args = parser.parse_args(argv)
     try:
-        return int(args.run(Settings.from_env(), args))
+        settings = Settings.from_env()
+        check_database_url(settings.database_url)  # libpq's grammar, its parameters (§5)
+        return int(args.run(settings, args))
     except (ConfigurationError, SpoolError, EmbeddedError) as exc:
         print(f"timemoto-pointage: {exc}", file=sys.stderr)
         return 2

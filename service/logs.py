@@ -17,9 +17,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import msgspec
-from sqlalchemy.engine import make_url
 
 FIELDS = "fields"  # the `extra` key that carries a record's structured fields
 
@@ -106,7 +106,9 @@ def secrets_of(webhook_secrets: Iterable[str], database_url: str | None) -> list
         try:
             from service.settings import database_url_of  # the lenient parse: `@` in a password
 
-            password = make_url(database_url_of(database_url)).password
+            # urlsplit, not make_url: several hosts (h1:5432,h2:5432) are libpq's grammar.
+            password = urlsplit(database_url_of(database_url)).password
+            password = unquote(password) if password else None
         except Exception:  # noqa: BLE001 - an unparsable URL still gets the URL patterns
             password = None
         if password:

@@ -86,8 +86,7 @@ def database_url_of(raw: str) -> str:
         credentials += "@"
     url = f"postgresql://{credentials}{location}"
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        urlsplit(url)  # hosts and ports, several of them, are libpq's grammar: service/db/url.py
     except ValueError as exc:
         raise ConfigurationError(f"DATABASE_URL is not a valid URL: {exc}") from None
     if any(c.isspace() for c in location):

@@ -145,7 +145,9 @@ def _network(root: BaseException) -> DatabaseProblem:
     if isinstance(root, socket.gaierror):
         return _problem(Cause.DNS)
     if isinstance(root, ssl.SSLCertVerificationError):
-        return _problem(Cause.TLS_CERTIFICATE, root.verify_message or str(root))
+        return _problem(
+            Cause.TLS_CERTIFICATE, f"certificate verify failed: {root.verify_message or root}"
+        )
     if isinstance(root, ssl.SSLError):
         return _problem(Cause.TLS_CERTIFICATE, root.reason or str(root))
     if isinstance(root, ConnectionRefusedError) or (

@@ -71,6 +71,10 @@ SELECT
 """
 
 
+# A standby, or a database set read-only, answers reads: writes would fail.
+_READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+
+
 class SchemaObject(msgspec.Struct):
     name: str
     kind: ObjectKind
@@ -138,18 +142,22 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
     """Reachability and the presence of each object, within the connect timeout at the most."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(target.connect_timeout):
+        async with asyncio.timeout(target.connect_deadline):
             connection = await target.connect()
             try:
                 row = await connection.fetchrow(
                     _CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME, CORRECTION_CHECK_NAME
                 )
-                read_only = await connection.fetchval(
-                    "SELECT current_setting('transaction_read_only')"
-                )
+                read_only = bool(await connection.fetchval(_READ_ONLY_SQL))
             finally:
                 await connection.close(timeout=target.connect_timeout)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.TargetServerAttributeNotMatched,  # no host suits target_session_attrs: read_only
+    ) as exc:
         problem = await _refined(target, classify(exc))
         return SchemaReport(
             database=DatabaseHealth(
@@ -166,7 +174,7 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         for (name, kind), exists in zip(EXPECTED_OBJECTS, found, strict=True)
     ]
     health = DatabaseHealth(reachable=True, latency_ms=latency_ms, error=None)
-    if read_only == "on":
+    if read_only:
         health = DatabaseHealth(True, latency_ms, Cause.READ_ONLY.advice.meaning, "read_only")
     elif not all(found) and not can_create:
         health = DatabaseHealth(
@@ -187,7 +195,7 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
     return SchemaReport(
         database=health,
         objects=objects,
-        read_only=read_only == "on",
+        read_only=read_only,
         role=str(user),
         schema=str(schema),
     )
@@ -199,7 +207,7 @@ async def _refined(target: DatabaseTarget, problem: DatabaseProblem) -> Database
     if problem.cause is not Cause.TLS_REQUIRED:
         return problem
     try:
-        async with asyncio.timeout(target.connect_timeout):
+        async with asyncio.timeout(target.connect_deadline):
             connection = await target.connect(require_tls=True)
             await connection.close(timeout=target.connect_timeout)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
