@@ -77,6 +77,18 @@ def db_verify(settings: Settings, _: argparse.Namespace) -> int:
     return 0 if answer.ok else 1
 
 
+def doctor(settings: Settings, _: argparse.Namespace) -> int:
+    """docs/contract.md §8's checks, one line each; exit 0 only when all pass."""
+    from service.operations.doctor import run
+
+    try:
+        target = database_target(settings)
+    except (ConfigurationError, EmbeddedError) as exc:
+        print(f"✗ settings: {exc}")
+        return 1
+    return 0 if asyncio.run(run(settings, target, print)) else 1
+
+
 # -- spool ---------------------------------------------------------------------------------------
 
 
@@ -270,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     db.add_parser("verify", help="check the schema; exit 0 only when ok").set_defaults(
         run=db_verify
     )
+    commands.add_parser(
+        "doctor", help="what is wrong with the database, and what to do (run it first)"
+    ).set_defaults(run=doctor)
     spool = commands.add_parser("spool", help="deliveries waiting for the database").add_subparsers(
         dest="spool", required=True
     )

@@ -93,9 +93,10 @@ def _authorization_cause(message: str) -> Cause | None:
     if "does not exist" in message and "role" in message:
         return Cause.ROLE_MISSING
     if "pg_hba.conf" in message:
-        # "no pg_hba.conf entry for host …, no encryption": the server has entries for this host
-        # over TLS only, as far as this connection can tell (check_schema makes sure).
-        if "no pg_hba.conf entry" in message and "no encryption" in message:
+        # "… no encryption": refused over a plain connection; over TLS it may pass (a server that
+        # takes TLS only), or not (this host is simply not allowed): check_schema asks again
+        # over TLS to tell them apart.
+        if "no encryption" in message:
             return Cause.TLS_REQUIRED
         return Cause.NOT_ALLOWED
     return None

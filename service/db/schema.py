@@ -71,8 +71,14 @@ SELECT
 """
 
 
-# A standby, or a database set read-only, answers reads: writes would fail.
-_READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+# Could a write pass? Not on a standby, or a database set read-only (they answer reads), nor
+# for a role that may not insert clockings (without this, a probe would find all well while each
+# write failed: the drain would try again at once, again and again).
+_WRITABLE_SQL = """
+SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on',
+       coalesce((SELECT has_table_privilege(c.oid, 'INSERT') FROM pg_class c
+                  WHERE c.oid = to_regclass('pointage_horodatage')), true)
+"""
 
 
 class SchemaObject(msgspec.Struct):
@@ -95,6 +101,7 @@ class SchemaReport(msgspec.Struct):
     objects: list[SchemaObject]
     problem: DatabaseProblem | None = None  # why the database could not be asked
     read_only: bool = False  # it answers, but takes no writes (a standby, a read-only database)
+    insert_denied: bool = False  # the role may not insert clockings
     role: str = ""  # who we are there, and where objects go: for the GRANTs to print
     schema: str = "public"
 
@@ -105,6 +112,8 @@ class SchemaReport(msgspec.Struct):
             return self.problem
         if self.read_only:
             return DatabaseProblem(Cause.READ_ONLY, Cause.READ_ONLY.advice.meaning)
+        if self.insert_denied:
+            return DatabaseProblem(Cause.PRIVILEGES, self.database.error or "permission denied")
         if self.missing:
             return DatabaseProblem(
                 Cause.SCHEMA_MISSING, f"schema missing: {', '.join(self.missing)}"
@@ -118,7 +127,12 @@ class SchemaReport(msgspec.Struct):
 
     @property
     def ok(self) -> bool:
-        return self.database.reachable and not self.missing and not self.read_only
+        return (
+            self.database.reachable
+            and not self.missing
+            and not self.read_only
+            and not self.insert_denied
+        )
 
 
 def schema_sql() -> str:
@@ -148,7 +162,7 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
                 row = await connection.fetchrow(
                     _CHECK_SQL, FUNCTION_NAME, TRIGGER_NAME, CORRECTION_CHECK_NAME
                 )
-                read_only = bool(await connection.fetchval(_READ_ONLY_SQL))
+                writable = await connection.fetchrow(_WRITABLE_SQL)
             finally:
                 await connection.close(timeout=target.connect_timeout)
     except (
@@ -158,7 +172,7 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         asyncpg.InterfaceError,
         asyncpg.TargetServerAttributeNotMatched,  # no host suits target_session_attrs: read_only
     ) as exc:
-        problem = await _refined(target, classify(exc))
+        problem = await refine_tls_required(target, classify(exc))
         return SchemaReport(
             database=DatabaseHealth(
                 reachable=False, latency_ms=None, error=problem.sentence, cause=problem.code
@@ -174,8 +188,18 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         for (name, kind), exists in zip(EXPECTED_OBJECTS, found, strict=True)
     ]
     health = DatabaseHealth(reachable=True, latency_ms=latency_ms, error=None)
+    assert writable is not None
+    read_only, insert_denied = bool(writable[0]), not writable[1]
     if read_only:
         health = DatabaseHealth(True, latency_ms, Cause.READ_ONLY.advice.meaning, "read_only")
+    elif insert_denied:
+        health = DatabaseHealth(
+            True,
+            latency_ms,
+            f"permission denied: role {user} may not insert into pointage_horodatage; to run as "
+            f"the schema's owner: {grants_for(user, schema)}",
+            Cause.PRIVILEGES.value,
+        )
     elif not all(found) and not can_create:
         health = DatabaseHealth(
             True,
@@ -196,12 +220,13 @@ async def check_schema(target: DatabaseTarget) -> SchemaReport:
         database=health,
         objects=objects,
         read_only=read_only,
+        insert_denied=insert_denied,
         role=str(user),
         schema=str(schema),
     )
 
 
-async def _refined(target: DatabaseTarget, problem: DatabaseProblem) -> DatabaseProblem:
+async def refine_tls_required(target: DatabaseTarget, problem: DatabaseProblem) -> DatabaseProblem:
     """A plain connection refused by pg_hba.conf: over TLS, would it pass? If the server offers
     no TLS or refuses that too, this host is simply not allowed (not a TLS matter)."""
     if problem.cause is not Cause.TLS_REQUIRED:

@@ -71,7 +71,8 @@ def verifier_answer(
 ) -> VerifierAnswer:
     """docs/contract.md §4's JSON."""
     database = report.database
-    if database.reachable and report.missing and apply_problem:  # why it could not be applied
+    # Why the schema could not be applied, unless the check already says it (with the GRANTs).
+    if database.reachable and report.missing and apply_problem and database.cause != "privileges":
         database = DatabaseHealth(
             database.reachable, database.latency_ms, apply_problem.sentence, apply_problem.code
         )

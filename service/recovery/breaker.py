@@ -153,7 +153,7 @@ class Breaker:
         self.problem = report.outage
         if report.problem is not None:
             self._down(report.problem.code, self._advice(report.problem))
-        elif report.read_only and self.problem is not None:
+        elif (report.read_only or report.insert_denied) and self.problem is not None:
             self._down(self.problem.code, self._advice(self.problem))
         elif report.missing:
             self._down(*self._incomplete(report.missing, apply_failed))
