@@ -141,8 +141,11 @@ class AlertMonitor:
 
     async def watch_from(self, clock: Clock) -> None:
         """From now on, time is `clock`'s, and watching starts at its present (scenarios and
-        simulations drive time this way). Between two looks: none sees half of the change."""
+        simulations drive time this way): the history is what happens from there, not the
+        database's latest arrival (stamped with the real time). Between two looks: none sees
+        half of the change."""
         async with self._looking:
+            self._seeded, self.last_in_database = True, None
             self.clock = clock
             self.started_at = clock()
             self.activity.since = self.started_at
