@@ -205,7 +205,7 @@ class StatusReport:
         facts: DatabaseFacts | None = None
         read_error: str | None = None
         if database.up is False:
-            read_error = "base indisponible: ses données ne sont pas lues"
+            read_error = "base indisponible\u00a0: ses données ne sont pas lues"
         else:
             first, _ = month_of(now, monitor.zone)
             try:
