@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP service")
-    serve_parser.add_argument("--host")
-    serve_parser.add_argument("--port", type=int)
+    serve_parser.add_argument("--host", type=_host)
+    serve_parser.add_argument("--port", type=_port)
     serve_parser.set_defaults(run=serve)
     db = commands.add_parser("db", help="the pointage schema").add_subparsers(
         dest="db", required=True
@@ -336,6 +336,18 @@ def main(argv: list[str] | None = None) -> int:
 def _os_error(exc: OSError) -> str:
     where = f": {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}{where}"
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
+def _host(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the host is empty")
+    return text
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -155,7 +156,12 @@ class Runtime:
         watch for alerts. Nothing here waits for the database: the service serves (and spools)
         at once, however long the database takes to answer."""
         runtime = await cls.open(settings)
-        log.info("database: %s; spool: %s", runtime.database.target.label, runtime.spool.path)
+        log.info(
+            "timemoto-pointage %s: database: %s; spool: %s",
+            _version(),
+            runtime.database.target.label,
+            runtime.spool.path,
+        )
         for other in await asyncio.to_thread(runtime.spool.stranded):
             log.warning("%s", stranded_warning(other, runtime.database.target.label))
         runtime.recovery.start()
@@ -182,3 +188,11 @@ class Runtime:
         await self.monitor.stop()
         await asyncio.to_thread(self.spool.close)
         await self.database.close(self.settings.connect_timeout)
+
+
+def _version() -> str:
+    """The installed package's version (from pyproject.toml)."""
+    try:
+        return version("timemoto-pointage")
+    except PackageNotFoundError:
+        return "(not installed)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -37,8 +38,8 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         value = float(env.get(key, default))
     except ValueError as exc:
         raise ConfigurationError(f"{key} must be a number of seconds, not {env[key]!r}") from exc
-    if value <= 0:
-        raise ConfigurationError(f"{key} must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{key} must be a positive, finite number")
     return value
 
 
@@ -217,6 +218,8 @@ class Settings:
             port = int(env.get("PORT") or 8000)
         except ValueError as exc:
             raise ConfigurationError(f"PORT must be an integer, not {env['PORT']!r}") from exc
+        if not 0 < port < 65536:
+            raise ConfigurationError(f"PORT must be from 1 to 65535, not {port}")
         return cls(
             webhook_secrets=parse_secrets(env.get("TIMEMOTO_WEBHOOK_SECRET", "")),
             database_url=database_url_of(url) if (url := env.get("DATABASE_URL")) else None,

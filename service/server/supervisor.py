@@ -173,7 +173,11 @@ class Supervisor:
         if not self.wait_ready(first):
             return self._give_up(first)
         self.workers = [first]
-        log.info("serving (worker %d); SIGHUP reloads without refusing connections", first.pid)
+        log.info(
+            "serving on %s (worker %d); SIGHUP reloads without refusing connections",
+            _where(self.sock),
+            first.pid,
+        )
         announce_ready_to_pm2()
         failures = 0
         while True:
@@ -309,3 +313,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _where(sock: socket.socket) -> str:
+    """http://host:port of the listening socket (or its path, for a Unix socket)."""
+    address = sock.getsockname()
+    if isinstance(address, tuple):
+        host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+        return f"http://{host}:{address[1]}"
+    return str(address)

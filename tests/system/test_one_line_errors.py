@@ -103,3 +103,23 @@ def test_spool_status_during_an_outage_names_it(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "database now: connection refused" in result.stdout
     assert "last error: connection refused" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["serve", "--port", "0"], {}, "a port is a number from 1 to 65535"),
+        (["serve", "--port", "99999"], {}, "a port is a number from 1 to 65535"),
+        (["serve", "--port", "-1"], {}, "a port is a number from 1 to 65535"),
+        (["serve", "--host", " "], {}, "the host is empty"),
+        (["serve"], {"PORT": "99999"}, "PORT must be from 1 to 65535"),
+        (["serve"], {"DB_CONNECT_TIMEOUT": "nan"}, "DB_CONNECT_TIMEOUT must be a positive"),
+        (["serve"], {"DB_STATEMENT_TIMEOUT": "inf"}, "DB_STATEMENT_TIMEOUT must be a positive"),
+    ],
+)
+def test_the_service_s_arguments_are_checked_before_anything_starts(
+    args: list[str], env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    result = run([PYTHON, "-m", "service", *args], tmp_path, SPOOL_DIR=str(tmp_path / "s"), **env)
+    assert result.returncode == 2
+    assert says in one_line(result)
