@@ -307,6 +307,10 @@ def test_a_network_that_drops_or_resets(
         finally:
             proxy.set_mode("pass")
         ends_stored(service, database_url, event_id)
+        log = service.log()
+        assert log.count(OUTAGE_LINE) == 1  # one ERROR line for the whole outage
+        after = log.split(OUTAGE_LINE, 1)[1]
+        assert after.count(" is available") == 1  # and one INFO line when it ends
 
 
 def database_url_on(database_url: str, port: int) -> str:
