@@ -30,11 +30,11 @@ def find_or_install() -> str | None:
     return shutil.which("chromium")
 
 
-def dump_dom(chromium: str, url: str, profile: Path, width: int = 1200) -> str:
-    """The DOM Chromium built from `url`, serialised."""
+def dump_dom(chromium: str, url: str, profile: Path, width: int = 1200, *extra: str) -> str:
+    """The DOM Chromium built from `url`, serialised (`extra`: more switches, e.g. no script)."""
     result = subprocess.run(
         [chromium, *HEADLESS, f"--user-data-dir={profile}", f"--window-size={width},2400",
-         "--dump-dom", url],
+         *extra, "--dump-dom", url],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]

@@ -7,9 +7,6 @@ skipped with the reason."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -22,6 +19,7 @@ import pytest
 from service.domain.signature import sign
 from service.http import paths
 from simulator.harness import Database, ServiceProcess, wait_until
+from tests.support import chromium as browser
 from tests.support.samples import sample_delivery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,19 +30,9 @@ HOSTILE = "<script>document.title='pwned'</script>"
 TUNIS = ZoneInfo("Africa/Tunis")
 
 
-def _install_chromium() -> str | None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(command, env=env, capture_output=True, timeout=900).returncode:
-            return None
-    return shutil.which("chromium")
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or _install_chromium()
+    found = browser.find_or_install()
     if found is None:
         pytest.skip("Chromium is missing (Debian's chromium package) and could not be installed")
     return found
@@ -122,50 +110,11 @@ def _a_working_day(service: ServiceProcess, database: Database) -> None:
 
 
 def _load(chromium: str, url: str, tmp: Path, *extra: str) -> str:
-    common = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp / 'profile'}",
-        "--window-size=412,2400",
-        *extra,
-    ]
-    result = subprocess.run(
-        [*common, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return browser.dump_dom(chromium, url, tmp / "profile", 412, *extra)
 
 
 def _screenshot(chromium: str, url: str, tmp: Path, path: Path) -> None:
-    REPORTS.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp / 'shot'}",
-            f"--screenshot={path}",
-            "--window-size=412,2400",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0 and path.stat().st_size > 10_000, result.stderr[-2000:]
+    browser.screenshot(chromium, url, tmp / "shot", path, "412,2400")
 
 
 def _check_facts(dom: str) -> None:
