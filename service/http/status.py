@@ -16,6 +16,7 @@ import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,8 +164,22 @@ GUARD_ANSWERS = {
     404: "ADMIN_PASSWORD is not set: the operators' paths are off.",
     429: "Too many failed sign-ins from this address: wait `Retry-After` seconds.",
 }
+# What each answers, word for word (service/http/operators.py): no generated placeholder text.
+GUARD_EXAMPLES = {
+    401: {"status": "error", "reason": "sign in as admin with ADMIN_PASSWORD"},
+    404: {"status": "error", "reason": "Not Found"},
+    429: {
+        "status": "error",
+        "reason": "too many failed sign-ins from this address: retry in 60 s",
+    },
+}
 GUARD_RESPONSES = {
-    status: ResponseSpec(data_container=OperatorsError, description=description)
+    status: ResponseSpec(
+        data_container=OperatorsError,
+        description=description,
+        generate_examples=False,
+        examples=[Example(id=str(status), value=GUARD_EXAMPLES[status])],
+    )
     for status, description in GUARD_ANSWERS.items()
 }
 
