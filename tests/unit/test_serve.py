@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from service.server.supervisor import (
-    SD_LISTEN_FDS_START,
     ServeError,
     announce_ready_to_pm2,
     bound_socket,
@@ -29,28 +31,28 @@ def test_more_than_one_socket_is_refused_in_one_line() -> None:
         inherited_socket({"LISTEN_FDS": "2", "LISTEN_PID": str(os.getpid())})
 
 
-def test_the_socket_on_fd_3_is_taken_and_the_variables_dropped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    listener = bound_socket("127.0.0.1", 0)
-    saved = os.dup(SD_LISTEN_FDS_START) if _is_open(SD_LISTEN_FDS_START) else None
-    os.dup2(listener.fileno(), SD_LISTEN_FDS_START)
-    monkeypatch.setenv("LISTEN_FDS", "1")
-    monkeypatch.setenv("LISTEN_PID", str(os.getpid()))
-    try:
-        taken = inherited_socket()
-        assert taken is not None
-        assert taken.getsockname() == listener.getsockname()
-        assert taken.type == socket.SOCK_STREAM
-        assert "LISTEN_FDS" not in os.environ and "LISTEN_PID" not in os.environ
-        taken.detach()
-    finally:
-        if saved is not None:
-            os.dup2(saved, SD_LISTEN_FDS_START)
-            os.close(saved)
-        else:
-            os.close(SD_LISTEN_FDS_START)
-        listener.close()
+# In a process of its own: fd 3 of a pytest-xdist worker is its pipe to the controller, and a
+# socket put there, even for a moment, can corrupt what the worker sends (a crashed worker).
+TAKES_FD_3 = """
+import json, os, socket
+from service.server.supervisor import SD_LISTEN_FDS_START, bound_socket, inherited_socket
+listener = bound_socket("127.0.0.1", 0)
+os.dup2(listener.fileno(), SD_LISTEN_FDS_START)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+taken = inherited_socket()
+print(json.dumps({
+    "same": taken is not None and taken.getsockname() == listener.getsockname(),
+    "stream": taken is not None and taken.type == socket.SOCK_STREAM,
+    "dropped": "LISTEN_FDS" not in os.environ and "LISTEN_PID" not in os.environ,
+}))
+"""
+
+
+def test_the_socket_on_fd_3_is_taken_and_the_variables_dropped() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TAKES_FD_3], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == {"same": True, "stream": True, "dropped": True}
 
 
 def test_a_busy_port_is_said_in_one_line() -> None:
@@ -60,14 +62,6 @@ def test_a_busy_port_is_said_in_one_line() -> None:
             bound_socket("127.0.0.1", first.getsockname()[1])
     finally:
         first.close()
-
-
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
 
 
 def test_pm2_is_told_once_the_service_serves() -> None:
