@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from service.db.engine import DatabaseTarget, create_engine, session_factory
 from service.db.schema import schema_sql
 from service.db.store import DeliveryStore
 from service.domain.delivery import Punch, parse_delivery
-from service.domain.reconcile import import_event_id
+from service.domain.timemoto_export import import_event_id
 from service.settings import Settings
 from tests.support.databases import Database
 from tests.support.samples import a_document
@@ -72,7 +73,7 @@ def test_a_delivery_after_the_import_of_its_clocking_is_a_duplicate(
     user = f"u-{uuid.uuid4().hex}"
     punch = delivered(user)
 
-    async def scenario() -> list[object]:
+    async def scenario() -> list[Any]:
         async with a_store(database_url) as store:
             first = await store.record_punches([(imported(punch), NOW)], 16)
             second = await store.record_punches([(punch, NOW)], 16)
@@ -96,7 +97,7 @@ def test_an_import_after_the_delivery_is_skipped_within_the_second_and_not_for_a
     )
     next_second = imported(punch, timedelta(seconds=1))
 
-    async def scenario() -> list[object]:
+    async def scenario() -> list[Any]:
         async with a_store(database_url) as store:
             fates = list(await store.record_punches([(punch, NOW)], 16))
             for later in (same_second, other_type, next_second):
@@ -115,7 +116,7 @@ def test_deliveries_among_themselves_keep_the_id_rule(
     first = delivered(user)
     second = dataclasses.replace(first, event_id=f"tm_{uuid.uuid4().hex}")
 
-    async def scenario() -> list[object]:
+    async def scenario() -> list[Any]:
         async with a_store(database_url) as store:
             return list(await store.record_punches([(first, NOW), (second, NOW)], 16))
 
@@ -129,7 +130,7 @@ def test_an_import_run_twice_stores_each_clocking_once(
     user = f"u-{uuid.uuid4().hex}"
     batch = [(imported(delivered(user, minute)), NOW) for minute in range(10)]
 
-    async def scenario() -> tuple[list[object], list[object]]:
+    async def scenario() -> tuple[list[Any], list[Any]]:
         async with a_store(database_url) as store:
             return list(await store.record_punches(batch, 4)), list(
                 await store.record_punches(batch, 4)
