@@ -25,6 +25,7 @@ async def read_stored(
         Pointage.type_pointage,
         Pointage.date_travail,
         Pointage.fuseau_horaire,
+        Pointage.ignore,
     ).where(
         Pointage.timemoto_user_id.in_(sorted(users)),
         Pointage.date_travail.between(first, last),

@@ -23,6 +23,7 @@ class StoredPunch:
     type_pointage: str
     date_travail: date
     fuseau_horaire: str
+    ignore: bool = False
 
 
 Kind = Literal["missing", "extra", "type"]
@@ -60,7 +61,8 @@ def _second(instant: datetime) -> datetime:
 
 
 def compare(exported: Sequence[ExportPunch], stored: Sequence[StoredPunch]) -> Comparison:
-    """What differs, by user and second: a stored punch answers one exported punch at most."""
+    """What differs, by user and second: a stored punch answers one exported punch at most, of
+    the same type and the same `ignore` (an ignored clocking of the same second is another)."""
     by_second: dict[tuple[str, datetime], list[StoredPunch]] = defaultdict(list)
     for punch in stored:
         by_second[(punch.timemoto_user_id, _second(punch.horodatage))].append(punch)
@@ -68,7 +70,11 @@ def compare(exported: Sequence[ExportPunch], stored: Sequence[StoredPunch]) -> C
     unmatched: list[ExportPunch] = []
     for item in exported:
         key = (item.punch.timemoto_user_id, _second(item.punch.horodatage))
-        same = [s for s in by_second.get(key, []) if s.type_pointage == item.punch.type_pointage]
+        same = [
+            s
+            for s in by_second.get(key, [])
+            if (s.type_pointage, s.ignore) == (item.punch.type_pointage, item.punch.ignore)
+        ]
         if same:
             by_second[key].remove(same[0])
             result.matching += 1
@@ -76,10 +82,12 @@ def compare(exported: Sequence[ExportPunch], stored: Sequence[StoredPunch]) -> C
             unmatched.append(item)
     for item in unmatched:
         p = item.punch
-        others = by_second.get((p.timemoto_user_id, _second(p.horodatage)), [])
+        at_second = by_second.get((p.timemoto_user_id, _second(p.horodatage)), [])
+        others = [s for s in at_second if s.type_pointage != p.type_pointage]
         local = p.horodatage.time().replace(tzinfo=None)
         if others:
-            other = others.pop(0)
+            other = others[0]
+            at_second.remove(other)
             result.differences.append(
                 Difference(
                     "type",

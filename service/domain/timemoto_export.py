@@ -86,11 +86,13 @@ class ExportError(ValueError):
         super().__init__(f"{file}{where}: {message}")
 
 
-def import_event_id(user_id: str, instant: datetime, kind: str) -> str:
-    """The event id of an imported punch: the same user, second and type give the same id."""
+def import_event_id(user_id: str, instant: datetime, kind: str, ignored: bool = False) -> str:
+    """The event id of an imported punch: the same user, second and type give the same id. An
+    ignored clocking has its own (TimeMoto keeps a double press as a second, ignored clocking of
+    the same second and type: both come back)."""
     second = instant.astimezone(UTC).replace(microsecond=0).isoformat()
-    digest = hashlib.sha256(f"{user_id}\x1f{second}\x1f{kind}".encode()).hexdigest()[:32]
-    return IMPORT_PREFIX + digest
+    text = f"{user_id}\x1f{second}\x1f{kind}" + ("\x1fignored" if ignored else "")
+    return IMPORT_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def parse_mapping(items: Sequence[str]) -> dict[str, Field]:
@@ -241,7 +243,7 @@ def _punch(file: str, row: int, columns: _Columns, cells: list[Any], zone_name: 
         },
     }
     punch = Punch(
-        event_id=import_event_id(user, instant, kind),
+        event_id=import_event_id(user, instant, kind, ignored in _YES),
         timemoto_user_id=user,
         type_pointage=kind,
         horodatage=instant,

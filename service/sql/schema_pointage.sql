@@ -456,8 +456,9 @@ $$;
 
 -- A punch brought back from TimeMoto's export (python -m service reconcile --apply): its
 -- event_id is `import:` and a hash of its user, instant to the second and type. Such a punch and
--- a delivered one with the same user, instant to the second and type are one clocking: whichever
--- comes second is not inserted (pointage_rattacher_equipe, under the user's lock, so concurrent
+-- a delivered one with the same user, instant to the second and type are one clocking (unless one
+-- is ignored and the other not: TimeMoto keeps a double press so): whichever comes second is not
+-- inserted (pointage_rattacher_equipe, under the user's lock, so concurrent
 -- writers see each other). Imported punches among themselves: their event_id is the key.
 CREATE OR REPLACE FUNCTION pointage_importe(p_event_id text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
@@ -1180,7 +1181,7 @@ BEGIN
                     WHERE p.timemoto_user_id = NEW.timemoto_user_id
                       AND p.horodatage >= pointage_seconde(NEW.horodatage)
                       AND p.horodatage < pointage_seconde(NEW.horodatage) + interval '1 second'
-                      AND p.type_pointage = NEW.type_pointage
+                      AND p.type_pointage = NEW.type_pointage AND p.ignore = NEW.ignore
                       AND (pointage_importe(NEW.event_id) OR pointage_importe(p.event_id))),
            EXISTS (SELECT FROM pointage_horodatage AS p
                     WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore

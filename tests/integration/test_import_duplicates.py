@@ -174,3 +174,25 @@ def test_concurrent_deliveries_and_imports_of_the_same_clockings_store_each_once
             assert outcome.count("stored") == 1, outcome
             assert outcome.count("duplicate") == len(outcome) - 1, outcome
         assert database.value("SELECT count(*) FROM pointage_horodatage") == len(clockings)
+
+
+def test_an_ignored_twin_of_the_same_second_and_type_is_another_clocking(
+    database_url: str, database: Database
+) -> None:
+    """TimeMoto keeps a double press as a second clocking, ignored: the import brings it back."""
+    user = f"u-{uuid.uuid4().hex}"
+    punch = delivered(user)
+    twin = dataclasses.replace(
+        imported(punch),
+        ignore=True,
+        event_id=import_event_id(user, punch.horodatage, punch.type_pointage, ignored=True),
+    )
+
+    async def scenario() -> list[Any]:
+        async with a_store(database_url) as store:
+            fates = list(await store.record_punches([(punch, NOW)], 16))
+            fates += await store.record_punches([(twin, NOW), (imported(punch), NOW)], 16)
+            return fates
+
+    assert asyncio.run(scenario()) == ["stored", "stored", "duplicate"]
+    assert rows_of(database, user) == 2
