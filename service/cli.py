@@ -1,5 +1,5 @@
 """`python -m service`: serve, apply or verify the schema, look at or drain the spool, export a
-month for payroll."""
+month for payroll, reconcile with TimeMoto's export."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from service import reconcile
 from service.db.embedded import EmbeddedError
 from service.db.engine import DatabaseTarget
 from service.db.errors import classify
@@ -310,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the file to write (default: pointage-YYYY-MM.xlsx here; - for stdout)",
     )
     export_parser.set_defaults(run=export)
+    reconcile.add_parser(commands)
     retarget = spool.add_parser(
         "retarget",
         help="list deliveries stranded for another database; --yes moves them to this one",

@@ -7,6 +7,7 @@ proxy      the fault-injecting PostgreSQL proxy
 expect     the monthly totals docs/contract.md §3 gives for a file of deliveries
 check      compare those totals with `pointage_resume` in a database
 simulate   all of it at once, with a database outage in the middle (`make simulate`)
+export-report  the export TimeMoto's Cloud would give for a file of deliveries (a CSV)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from service.db.embedded import EmbeddedError
-from simulator import expectations, generator, proxy, replay, simulate
+from simulator import expectations, export_report, generator, proxy, replay, simulate
 from simulator.args import OneLineParser, at_least_one, day, ordered, output_file
 from simulator.harness import Database
 
@@ -112,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("file", type=Path)
     chk.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     chk.set_defaults(run=run_check)
+
+    rep = commands.add_parser(
+        "export-report", help="the export TimeMoto would give for a file of deliveries (CSV)"
+    )
+    export_report.add_arguments(rep)
+    rep.set_defaults(run=export_report.run)
 
     sim = commands.add_parser("simulate", help="a month through the service, with an outage")
     simulate.add_arguments(sim)

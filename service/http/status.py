@@ -100,6 +100,10 @@ class French:
     def day(self, instant: datetime | None) -> str:
         return "—" if instant is None else f"{instant.astimezone(self.zone):%d/%m/%Y %H:%M}"
 
+    def iso_day(self, instant: datetime | None) -> str:
+        """The local date as `reconcile --from` takes it (today when unknown)."""
+        return f"{(instant or self.now).astimezone(self.zone):%Y-%m-%d}"
+
     @staticmethod
     def typo(text: str) -> str:
         """French typography for a text made elsewhere (an alert's detail)."""

@@ -454,6 +454,24 @@ LANGUAGE sql AS $$
     SELECT pg_advisory_xact_lock(hashtext('pointage_resume'), hashtext(p_user));
 $$;
 
+-- A punch brought back from TimeMoto's export (python -m service reconcile --apply): its
+-- event_id is `import:` and a hash of its user, instant to the second and type. Such a punch and
+-- a delivered one with the same user, instant to the second and type are one clocking (unless one
+-- is ignored and the other not: TimeMoto keeps a double press so): whichever comes second is not
+-- inserted (pointage_rattacher_equipe, under the user's lock, so concurrent
+-- writers see each other). Imported punches among themselves: their event_id is the key.
+CREATE OR REPLACE FUNCTION pointage_importe(p_event_id text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT starts_with(p_event_id, 'import:');
+$$;
+
+-- An instant cut to its second, in UTC (a session's time zone with an offset in seconds, as
+-- some historical ones have, cannot move it).
+CREATE OR REPLACE FUNCTION pointage_seconde(p_h timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT date_trunc('second', p_h AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+$$;
+
 -- For the service's insert of a batch of punches, one statement in its own transaction: takes
 -- the user's lock, then says whether a correction of this user waits for its punch (statut
 -- non_applique, as pointage_evenement_en_attente_idx has it). VOLATILE: its check runs with a
@@ -1136,6 +1154,7 @@ DECLARE
     v_ancre_rang smallint;
     v_ancre_fuseau text;
     v_ancre_event text;
+    v_double boolean;  -- an imported punch and a delivered one would be the same clocking
 BEGIN
     PERFORM pointage_verrouiller(NEW.timemoto_user_id);
     IF TG_OP <> 'INSERT' THEN
@@ -1159,6 +1178,12 @@ BEGIN
     SELECT EXISTS (SELECT FROM pointage_supprime AS s WHERE s.event_id = NEW.event_id),
            (SELECT e.id FROM equipe AS e WHERE e.timemoto_user_id = NEW.timemoto_user_id),
            EXISTS (SELECT FROM pointage_horodatage AS p
+                    WHERE p.timemoto_user_id = NEW.timemoto_user_id
+                      AND p.horodatage >= pointage_seconde(NEW.horodatage)
+                      AND p.horodatage < pointage_seconde(NEW.horodatage) + interval '1 second'
+                      AND p.type_pointage = NEW.type_pointage AND p.ignore = NEW.ignore
+                      AND (pointage_importe(NEW.event_id) OR pointage_importe(p.event_id))),
+           EXISTS (SELECT FROM pointage_horodatage AS p
                     WHERE p.timemoto_user_id = NEW.timemoto_user_id AND NOT p.ignore
                       AND p.horodatage >= NEW.horodatage
                       AND (p.horodatage, p.rang, p.fuseau_horaire COLLATE "C",
@@ -1166,7 +1191,7 @@ BEGIN
                           > (NEW.horodatage, v_rang, NEW.fuseau_horaire COLLATE "C",
                              NEW.event_id COLLATE "C")),
            a.type_pointage, a.horodatage, a.rang, a.fuseau_horaire, a.event_id
-      INTO v_supprime, NEW.equipe_id, v_suivi, v_ancre_type, v_ancre_h, v_ancre_rang,
+      INTO v_supprime, NEW.equipe_id, v_double, v_suivi, v_ancre_type, v_ancre_h, v_ancre_rang,
            v_ancre_fuseau, v_ancre_event
       FROM (SELECT) AS x
       LEFT JOIN LATERAL (
@@ -1180,7 +1205,7 @@ BEGIN
            ORDER BY p.horodatage DESC, p.rang DESC, p.fuseau_horaire COLLATE "C" DESC,
                     p.event_id COLLATE "C" DESC
            LIMIT 1) AS a ON true;
-    IF v_supprime THEN
+    IF v_supprime OR v_double THEN
         RETURN NULL;
     ELSIF NEW.ignore OR v_suivi THEN
         RETURN NEW;
