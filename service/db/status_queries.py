@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db.models import Pointage, PointageEvenement
 from service.db.repositories import PointageEvenementRepository, PointageRepository
+from service.domain.timemoto_export import IMPORT_PREFIX
 
 HOURS = 48
 
@@ -51,6 +52,7 @@ SELECT p.recu_le, p.timemoto_user_id, p.type_pointage, p.horodatage, p.fuseau_ho
        p.payload -> 'data' ->> 'locationName' AS lieu,
        e.nom AS equipe_nom, e.prenom AS equipe_prenom
   FROM pointage_horodatage p LEFT JOIN equipe e ON e.id = p.equipe_id
+ WHERE p.event_id NOT LIKE 'import:%'
  ORDER BY p.recu_le DESC
  LIMIT 1
 """)
@@ -87,7 +89,8 @@ SELECT l.lieu, d.recu_le, d.timemoto_user_id, d.prenom, d.nom, d.type_pointage
 
 PER_HOUR = text("""
 SELECT date_trunc('hour', recu_le) AS heure, count(*) AS n FROM (
-    SELECT recu_le FROM pointage_horodatage WHERE recu_le >= :since
+    SELECT recu_le FROM pointage_horodatage
+     WHERE recu_le >= :since AND event_id NOT LIKE 'import:%'
     UNION ALL
     SELECT recu_le FROM pointage_evenement WHERE recu_le >= :since
 ) livraisons
@@ -299,13 +302,15 @@ def _last_delivery(punch: Any, event: Any) -> LastDelivery | None:
 
 
 async def last_received(session: AsyncSession) -> datetime | None:
-    """The latest `recu_le` of a punch or an inbox event (where silence is counted from)."""
-    latest = [
-        await repository.list(LimitOffset(limit=1, offset=0), order_by=[(model.recu_le, True)])
-        for repository, model in (
-            (PointageRepository(session=session), Pointage),
-            (PointageEvenementRepository(session=session), PointageEvenement),
-        )
-    ]
-    received = [found[0].recu_le for found in latest if found]
+    """The latest `recu_le` of a delivered punch or an inbox event (where silence counts from)."""
+    # Punches brought back from TimeMoto's export (`import:` ids) were not delivered: their
+    # `recu_le` is the time of the import, which says nothing of TimeMoto calling.
+    delivered = Pointage.event_id.not_like(f"{IMPORT_PREFIX}%")
+    punches = await PointageRepository(session=session).list(
+        delivered, LimitOffset(limit=1, offset=0), order_by=[(Pointage.recu_le, True)]
+    )
+    events = await PointageEvenementRepository(session=session).list(
+        LimitOffset(limit=1, offset=0), order_by=[(PointageEvenement.recu_le, True)]
+    )
+    received = [found[0].recu_le for found in (punches, events) if found]
     return max(received) if received else None

@@ -42,3 +42,16 @@ def test_the_latest_punch_or_event_is_where_silence_counts_from(
     assert latest(database_url) == event
     assert post(client, a_delivery()).json()["status"] == "stored"
     assert latest(database_url) == database.value("SELECT max(recu_le) FROM pointage_horodatage")
+
+
+def test_a_punch_brought_back_from_timemoto_s_export_is_not_a_delivery(
+    client: httpx.Client, database: Database, database_url: str
+) -> None:
+    """An imported punch's `recu_le` is the time of the import: TimeMoto did not call then."""
+    before = latest(database_url)
+    database.execute(
+        "INSERT INTO pointage_horodatage (event_id, timemoto_user_id, type_pointage, horodatage,"
+        " fuseau_horaire, date_travail, payload, recu_le) VALUES ('import:0123', 'u-import',"
+        " 'entree', now(), 'UTC', current_date, '{}', now() + interval '1 hour')"
+    )
+    assert latest(database_url) == before
