@@ -37,6 +37,10 @@ def test_simulate_ends_ok_through_an_outage(
     export = tmp_path / "pointage-2026-03.xlsx"  # the month's payroll export, under DATA_DIR
     assert f"payroll export: {export} (6 employees, equals pointage_resume)" in out
     assert "no differences" in out and "Failed 0" in out and "\nOK in " in out
+    # TimeMoto stopped calling one afternoon; its export brought exactly those clockings back.
+    assert "never sent: TimeMoto stops calling then" in out
+    assert "reconcile --apply:   applied: " in out
+    assert "reconcile, again:    totals: 0 missing" in out
     # The service stopped with the run: no live page is advertised, the saved one is.
     assert "status page: http" not in out and "/status.html (opens offline)" in out
     assert out.rstrip().endswith("to browse it live, run with --keep-serving")
