@@ -10,6 +10,7 @@ from bench.bench_erp_size import (
     percentile,
     previous_month,
     verdict,
+    weeks,
 )
 
 
@@ -38,3 +39,13 @@ def test_verdict_against_the_limit() -> None:
 def test_previous_month() -> None:
     assert previous_month(date(2026, 1, 15)) == (date(2025, 12, 1), date(2026, 1, 1))
     assert previous_month(date(2026, 3, 1)) == (date(2026, 2, 1), date(2026, 3, 1))
+
+
+def test_weeks_cover_the_range_once_in_order() -> None:
+    runs = weeks(date(2026, 1, 1), date(2026, 1, 16))
+    assert runs == [
+        (date(2026, 1, 1), date(2026, 1, 7)),
+        (date(2026, 1, 8), date(2026, 1, 14)),
+        (date(2026, 1, 15), date(2026, 1, 16)),
+    ]
+    assert weeks(date(2026, 1, 2), date(2026, 1, 1)) == []
