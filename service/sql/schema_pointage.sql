@@ -304,6 +304,15 @@ CREATE INDEX IF NOT EXISTS pointage_horodatage_lieu_recu_le_idx
     ON pointage_horodatage ((payload -> 'data' ->> 'locationName'), recu_le);
 CREATE INDEX IF NOT EXISTS pointage_horodatage_anomalie_jour_idx
     ON pointage_horodatage (timemoto_user_id, jour_rattache) INCLUDE (motif_anomalie) WHERE anomalie;
+-- The month-end export's days: v_pointage_jour over one month (the view's own predicate, so its
+-- filter matches). pointage_horodatage_jour_idx leads with the user, so without this one the
+-- month's rows are found by reading every clocking, a cost that grows with the history. With
+-- it (`python -m bench erp_size`, 301,102 punches of 500 users over 185 days): Bitmap Index
+-- Scan on pointage_horodatage_jour_rattache_idx, 48,097 rows of the month, 11,098 heap blocks,
+-- 47 ms; the rest of the 140 ms is the sort and the aggregate of those rows (as on a database
+-- holding that month alone).
+CREATE INDEX IF NOT EXISTS pointage_horodatage_jour_rattache_idx
+    ON pointage_horodatage (jour_rattache) WHERE NOT ignore AND jour_rattache IS NOT NULL;
 
 -- pointage_resume_mensuel: one row per TimeMoto user and month, the sum of its punches'
 -- attributions (§3's exact figures; the ERP's pointage_resume is derived from it).
@@ -322,6 +331,11 @@ CREATE TABLE IF NOT EXISTS pointage_resume_mensuel (
 -- The exact worked microseconds (minutes_travaillees is this, rounded down).
 ALTER TABLE pointage_resume_mensuel
     ADD COLUMN IF NOT EXISTS travail_us bigint NOT NULL DEFAULT 0;
+-- One month of every user: the export's Récapitulatif and the status page's anomalies. The
+-- unique key leads with the user, so without it every user's every month is read (five years of
+-- 500 users: 30,000 rows). With it: Bitmap Index Scan on pointage_resume_mensuel_mois_idx, the
+-- month's 500 rows; the export's months read 34 ms -> 26 ms at 301,102 punches.
+CREATE INDEX IF NOT EXISTS pointage_resume_mensuel_mois_idx ON pointage_resume_mensuel (mois);
 
 -- pointage_evenement, the inbox: deliveries that are not new punches (user.*, test events,
 -- corrections), kept as sent.
