@@ -19,9 +19,10 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alerts.monitor import AlertMonitor
-from service.db.errors import classify
+from service.db.errors import DatabaseProblem, classify
 from service.db.status_queries import DatabaseFacts, read_status
 from service.domain.alerts import duration_fr
+from service.domain.database_state import DatabaseState
 from service.domain.headline import Headline, HeadlineFacts, headline
 from service.outbox.spool import Spool, SpoolError, SpoolStatus
 from service.recovery.recovery import Recovery
@@ -217,7 +218,7 @@ class StatusReport:
                 log.warning("status page: the database's facts were not read: %s", problem)
         hourly = _per_hour(facts, monitor.activity.acknowledged_per_hour())
         month, _ = month_of(now, monitor.zone)
-        report = self._report(now, cause.code if cause else None, spool)
+        report = self._report(now, database, cause, spool)
         return StatusAnswer(
             generated_at=now,
             started_at=monitor.started_at,
@@ -293,9 +294,14 @@ class StatusReport:
             ),
         )
 
-    def _report(self, now: datetime, cause: str | None, spool: SpoolStatus | None) -> Headline:
-        database = self._recovery.state()
-        detail = self._recovery.cause
+    def _report(
+        self,
+        now: datetime,
+        database: DatabaseState,
+        cause: DatabaseProblem | None,
+        spool: SpoolStatus | None,
+    ) -> Headline:
+        """The headline for the facts `answer` read (each read once)."""
         since = ""
         if database.up is False:
             local = database.since.astimezone(self.monitor.zone)
@@ -309,8 +315,8 @@ class StatusReport:
             HeadlineFacts(
                 database_up=database.up,
                 database_since=database.since,
-                cause=cause,
-                cause_detail=detail.sentence if detail else None,
+                cause=cause.code if cause else None,
+                cause_detail=cause.sentence if cause else None,
                 pending=spool.pending if spool else None,
                 oldest_pending=spool.oldest if spool else None,
                 stranded=spool.stranded_count if spool else None,
