@@ -157,12 +157,20 @@ def interrupted_by_sigterm() -> Iterator[None]:
 
 
 def processes_naming(folder: Path) -> list[psutil.Process]:
-    """Other processes whose command line names `folder` (a server's data directory)."""
+    """Other processes whose command line names `folder` (a server's data directory), or that
+    work inside it: initdb's bootstrap backend (`postgres --single`) names no folder, but runs
+    in it; left running, it writes files into a cluster being removed."""
     needle = str(folder)
     found = []
     for process in psutil.process_iter(["cmdline"]):
+        if process.pid == os.getpid():
+            continue
         command = process.info["cmdline"] or []
-        if process.pid != os.getpid() and any(needle in part for part in command):
+        try:
+            inside = Path(process.cwd()).is_relative_to(folder)
+        except (psutil.Error, OSError):
+            inside = False
+        if inside or any(needle in part for part in command):
             found.append(process)
     return found
 

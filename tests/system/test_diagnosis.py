@@ -226,13 +226,15 @@ def test_too_many_connections(servers: tuple[Cluster, Cluster], tmp_path: Path) 
     url = plain.url(ROLE, database, ROLE_PASSWORD)
     env = {**os.environ, "PGPASSWORD": ROLE_PASSWORD}
     command = [plain.binaries("psql"), url, "-X", "-q", "-c", "SELECT pg_sleep(600)"]
+    count = f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'"
+    # An earlier test's sessions may still be ending: the five must find every slot free.
+    assert wait_until(lambda: plain.sql(count) == [["0"]], DEADLINE), plain.sql(count)
     holders = [
         subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(5)  # every connection a role that is not a superuser may have
     ]
     try:
-        count = f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'"
-        assert wait_until(lambda: plain.sql(count) == [["5"]], DEADLINE)
+        assert wait_until(lambda: plain.sql(count) == [["5"]], DEADLINE), plain.sql(count)
         with watching(url, tmp_path) as service:
             event_id, _ = diagnosed(service, Cause.TOO_MANY_CONNECTIONS)
             # The DBA ends those sessions (a client gone does not end a backend in pg_sleep).
@@ -286,6 +288,8 @@ def test_refused_then_the_server_listens(database_url: str, tmp_path: Path) -> N
         event_id, _ = diagnosed(service, Cause.REFUSED)
         with FaultProxy(upstream_of(database_url), port).start():  # now something listens
             ends_stored(service, database_url, event_id)
+            # The INFO line comes with the first delivery drained from the spool: wait for it.
+            assert wait_until(lambda: " is available" in service.log(), DEADLINE), service.log()
             assert service.log().count(OUTAGE_LINE) == 1  # one ERROR line for the outage
             assert service.log().count(" is available") == 1  # and one INFO line at its end
 
@@ -307,10 +311,14 @@ def test_a_network_that_drops_or_resets(
         finally:
             proxy.set_mode("pass")
         ends_stored(service, database_url, event_id)
-        log = service.log()
-        assert log.count(OUTAGE_LINE) == 1  # one ERROR line for the whole outage
-        after = log.split(OUTAGE_LINE, 1)[1]
-        assert after.count(" is available") == 1  # and one INFO line when it ends
+
+        def after_the_outage() -> str:
+            return service.log().split(OUTAGE_LINE, 1)[-1]
+
+        # The INFO line comes with the first delivery drained from the spool: wait for it.
+        assert wait_until(lambda: " is available" in after_the_outage(), DEADLINE), service.log()
+        assert service.log().count(OUTAGE_LINE) == 1  # one ERROR line for the whole outage
+        assert after_the_outage().count(" is available") == 1  # and one INFO line at its end
 
 
 def database_url_on(database_url: str, port: int) -> str:

@@ -111,7 +111,11 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def assert_stopped(run: Run, code: int, expected: int = 130) -> None:
-    assert code == expected, run.err.read_text()[-2000:]
+    # Interrupted, it exits 130 (a shell's 128 + SIGINT); seen twice under a load of 16, after
+    # saying "interrupted" and stopping everything, it ended by the SIGINT itself (-2): a shell
+    # reports both as 130. Anything else is a failure.
+    interrupted = (expected, -signal.SIGINT) if expected == 130 else (expected,)
+    assert code in interrupted, (code, run.err.read_text()[-2000:])
     err = run.err.read_text(errors="replace")
     assert "Traceback" not in err, err[-3000:]
     assert wait_until(lambda: not left_behind(run), 10), left_behind(run)
