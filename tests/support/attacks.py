@@ -28,6 +28,7 @@ from service.domain.signature import sign
 from service.http import paths
 from tests.support.samples import sample_delivery
 from tests.support.webhook import SECRET as WEBHOOK_SECRET
+from tests.support.webhook import TLS
 
 HEAD = (
     b"POST " + paths.WEBHOOK.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -68,7 +69,7 @@ def signed(prefix: str) -> tuple[str, bytes, dict[str, str]]:
     return document["id"], body, headers
 
 
-def deliver(url: str, tally: Tally, prefix: str, verify: ssl.SSLContext | bool = True) -> None:
+def deliver(url: str, tally: Tally, prefix: str, verify: ssl.SSLContext = TLS) -> None:
     """One delivery on a new connection; its answer (or the transport error's name) counted."""
     event_id, body, headers = signed(prefix)
     try:
@@ -85,7 +86,7 @@ def deliveries_during(
     seconds: float,
     url: str,
     prefix: str,
-    verify: ssl.SSLContext | bool = True,
+    verify: ssl.SSLContext = TLS,
     pause: float = 0.05,
     at_least: int = 20,
 ) -> Tally:

@@ -1,10 +1,8 @@
-"""Headless Chromium for tests that look at a page as a person would: Debian's `chromium`
-package, installed with apt-get when running as root, else None (the test skips with the reason)."""
+"""Headless Chromium for tests that look at a page as a person would. The executable is Debian's
+`chromium`, found or installed by tests/support/tools.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,17 +15,6 @@ HEADLESS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def find_or_install() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(command, env=env, capture_output=True, timeout=900).returncode:
-            return None
-    return shutil.which("chromium")
 
 
 def dump_dom(chromium: str, url: str, profile: Path, width: int = 1200, *extra: str) -> str:

@@ -39,6 +39,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from tests.support.tools import apt_install, tool_or_skip
+
 __all__ = [
     "Binaries",
     "Certificate",
@@ -47,7 +49,6 @@ __all__ = [
     "binaries_or_skip",
     "free_port",
     "process_alive",
-    "tool_or_skip",
 ]
 
 PACKAGE = "postgresql"
@@ -101,44 +102,14 @@ def _debian_binaries() -> Binaries | None:
     return None
 
 
-def _apt_install(package: str, forbid_variable: str) -> str | None:
-    """Why `package` could not be installed with apt-get, or None once it is."""
-    if os.environ.get(forbid_variable, "1") == "0":
-        return f"{forbid_variable}=0 forbids installing it"
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return f"installing it needs root and apt-get (apt-get install {package})"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    done: subprocess.CompletedProcess[bytes] | None = None
-    for command in (install, ["apt-get", "update", "-q"], install):
-        try:
-            done = subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(command)} failed: {exc}"
-        if command is install and done.returncode == 0:
-            return None
-    tail = done.stderr.decode(errors="replace")[-300:] if done else ""
-    return f"apt-get install {package} failed: {tail}"
-
-
 def binaries_or_skip() -> Binaries:
     """Debian's PostgreSQL binaries, installed if need be, or the test is skipped with why."""
     if (found := _debian_binaries()) is not None:
         return found
-    reason = _apt_install(PACKAGE, "TEST_INSTALL_POSTGRESQL")
+    reason = apt_install(PACKAGE)
     if reason is None and (found := _debian_binaries()) is not None:
         return found
     pytest.skip(f"PostgreSQL's server binaries (Debian's {PACKAGE}) are not here: {reason}")
-
-
-def tool_or_skip(executable: str, package: str) -> str:
-    """A Debian tool (pgbouncer, openssl) on PATH, installed if need be, or a skip with why."""
-    if found := shutil.which(executable):
-        return found
-    reason = _apt_install(package, f"TEST_INSTALL_{package.upper()}")
-    if reason is None and (found := shutil.which(executable)):
-        return found
-    pytest.skip(f"{executable} (Debian's {package}) is not installed: {reason or 'not on PATH'}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from simulator.company import EMPLOYEES
 from simulator.deliveries import attendance_inserted
 from simulator.harness import Database
 from tests.support.webhook import SECRET as WEBHOOK_SECRET
+from tests.support.webhook import TLS
 
 QUICK = {"DB_CONNECT_TIMEOUT": "1", "DB_POOL_TIMEOUT": "1", "DB_STATEMENT_TIMEOUT": "2"}
 DAYS = (datetime(2026, 11, 2), datetime(2026, 11, 3))
@@ -45,7 +46,9 @@ def two_days(employees: int = 3) -> list[dict[str, Any]]:
 def post(base_url: str, document: dict[str, Any], timeout: float = 30) -> httpx.Response:
     body = json.dumps(document).encode()
     headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, WEBHOOK_SECRET)}
-    return httpx.post(f"{base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=timeout)
+    return httpx.post(
+        f"{base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=timeout, verify=TLS
+    )
 
 
 def verifier(base_url: str) -> httpx.Response:

@@ -9,8 +9,6 @@ match exactly as often as the site says, so a changed site fails here rather tha
 from __future__ import annotations
 
 import http.server
-import os
-import shutil
 import ssl
 import subprocess
 import threading
@@ -25,21 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "deploy" / "nginx" / "timemoto-pointage.conf"
 SNIPPET = ROOT / "deploy" / "nginx" / "timemoto-pointage-proxy.conf"
 ERP_ANSWER = b"the ERP's own backend"
-
-
-def nginx_binary() -> str | None:
-    """nginx, installed with apt-get (Debian's nginx-light) when missing and allowed; or None."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "nginx-light"]):
-            subprocess.run(command, env=env, check=False, capture_output=True, timeout=600)
-        found = shutil.which("nginx") or (
-            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-        )
-    return found
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

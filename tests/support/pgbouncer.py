@@ -2,9 +2,9 @@
 apart from what a deployment must say: the database line, `auth_type` and its users, where it
 listens, `pool_mode = transaction`, and the pool's size when the test gives it.
 
-Installed with apt-get where the tests run as root (TEST_INSTALL_PGBOUNCER=0 forbids it), else
-the test is skipped with the reason. PgBouncer refuses to run as root: it runs as the cluster's
-user, as the server does (tests/support/clusters.py).
+Installed with apt-get where the tests run as root (TEST_INSTALL_PGBOUNCER=0 forbids it; see
+tests/support/tools.py), else the test is skipped with the reason. PgBouncer refuses to run as
+root: it runs as the cluster's user, as the server does (tests/support/clusters.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from tests.support.clusters import DEADLINE, Cluster, free_port, tool_or_skip
+from tests.support.clusters import DEADLINE, Cluster, free_port
+from tests.support.tools import tool_or_skip
 
 
 class PgBouncer:

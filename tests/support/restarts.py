@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -20,6 +18,7 @@ from service.domain.signature import sign
 from service.http import paths
 from simulator.harness import Database, wait_until
 from tests.support.samples import sample_delivery
+from tests.support.webhook import TLS
 
 
 def children(pid: int) -> list[int]:
@@ -67,7 +66,7 @@ class Load:
         secret: str,
         total: int = 500,
         threads: int = 8,
-        verify: ssl.SSLContext | bool = True,  # for HTTPS: the CA file of a self-signed certificate
+        verify: ssl.SSLContext = TLS,  # for HTTPS: a context trusting a self-signed certificate
     ) -> None:
         self.base_url = base_url
         self.verify = verify
@@ -164,17 +163,3 @@ def lost(database: Database, acknowledged: list[str], timeout: float = 60) -> li
 
 def environment(base: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}, **base}
-
-
-def pm2_binary() -> str | None:
-    """pm2, installed from npm (as root, when node is there) if missing; or None."""
-    found = shutil.which("pm2")
-    if found is None and shutil.which("npm") and os.geteuid() == 0:
-        subprocess.run(
-            ["npm", "install", "-g", "--silent", "pm2"],
-            check=False,
-            timeout=300,
-            capture_output=True,
-        )
-        found = shutil.which("pm2")
-    return found

@@ -15,13 +15,14 @@ import pytest
 from service.domain.payroll import hours_text
 from simulator.deliveries import Employee
 from simulator.harness import free_port
-from tests.support.libreoffice import convert_to_csv, find_soffice
+from tests.support.libreoffice import PACKAGE, convert_to_csv
 from tests.support.payroll import (
     csv_rows,
     delivery,
     seed,
     workbook_rows,
 )
+from tests.support.tools import tool_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 NADIA = Employee("u-nadia", "Nadia", "Ben Younès", "LP-021")
@@ -133,10 +134,7 @@ def test_a_month_with_no_punches(url: str, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def soffice() -> Iterator[str]:
-    found, reason = find_soffice()
-    if found is None:
-        pytest.skip(reason)
-    yield found
+    yield tool_or_skip("soffice", PACKAGE)
 
 
 def test_libreoffice_opens_the_workbook(url: str, tmp_path: Path, soffice: str) -> None:

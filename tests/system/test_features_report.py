@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from features.report import main, read_features, write_report
-from tests.support.chromium import dump_dom, find_or_install, screenshot
+from tests.support.chromium import dump_dom, screenshot
+from tests.support.tools import tool_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,9 +114,7 @@ def test_the_failing_step_and_the_steps_after_it(cucumber_json: Path) -> None:
 
 
 def test_the_report_in_chromium(cucumber_json: Path, tmp_path: Path) -> None:
-    chromium = find_or_install()
-    if chromium is None:
-        pytest.skip("Chromium is missing (Debian's chromium package) and could not be installed")
+    chromium = tool_or_skip("chromium", "chromium")
     page = tmp_path / "features.html"
     summary = write_report(cucumber_json, page)
     assert (summary.scenarios["passed"], summary.scenarios["failed"]) == (1, 1)

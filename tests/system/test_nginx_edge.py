@@ -44,10 +44,10 @@ from tests.support.nginx import (
     ROOT,
     ErpStandIn,
     Nginx,
-    nginx_binary,
     render_site,
 )
-from tests.support.restarts import Load, environment, lost, pm2_binary
+from tests.support.restarts import Load, environment, lost
+from tests.support.tools import tool_or_skip
 from tests.support.webhook import SECRET as WEBHOOK_SECRET
 
 PASSWORD = "correct horse battery staple"
@@ -82,9 +82,7 @@ class Edge:
 
 @pytest.fixture(scope="module")
 def edge(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    binary = nginx_binary()
-    if binary is None:
-        pytest.skip("nginx is missing and could not be installed (apt-get install nginx-light)")
+    binary = tool_or_skip("nginx", "nginx-light")
     raise_own_fd_limit(4096)
     work = tmp_path_factory.mktemp("nginx")
     instances = []
@@ -234,11 +232,8 @@ def test_pm2_reload_of_two_instances_behind_nginx_refuses_nothing(
 ) -> None:
     """The shipped ecosystem file with POINTAGE_INSTANCES=2, `pm2 reload timemoto-pointage`
     twice under 500 deliveries through the shipped nginx site."""
-    pm2 = pm2_binary()
-    if pm2 is None:
-        pytest.skip("pm2 is missing and could not be installed (npm install -g pm2)")
-    binary = nginx_binary()
-    assert binary is not None  # the module's fixture found it
+    pm2 = tool_or_skip("pm2", "pm2", npm=True)
+    binary = tool_or_skip("nginx", "nginx-light")  # the module's fixture found it
     port = _two_free_ports()
     env = environment(
         {

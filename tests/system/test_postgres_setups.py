@@ -39,7 +39,7 @@ from tests.support.service import (
     service_settings,
     wait_until,
 )
-from tests.support.webhook import SECRET, a_delivery, post
+from tests.support.webhook import SECRET, TLS, a_delivery, post
 
 REQUIRE_URL = "postgresql://pointage:s3cret@db.example.net:20184/erp?sslmode=require"
 SSL_TRUE_URL = "postgresql://pointage:s3cret@db.example.net:20184/erp?ssl=true"
@@ -213,7 +213,11 @@ class Sender:
             body = json.dumps(document).encode()
             headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, SECRET)}
             answer = httpx.post(
-                f"{self.base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=60
+                f"{self.base_url}{paths.WEBHOOK}",
+                content=body,
+                headers=headers,
+                timeout=60,
+                verify=TLS,
             )
             assert answer.status_code in (200, 202), answer.text
             with self.lock:

@@ -4,8 +4,6 @@ when its condition holds, and not before). promtool comes from Debian's `prometh
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 import yaml
 
 from service.domain.alerts import ALERT_NAMES
+from tests.support.tools import tool_or_skip
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus-rules.yml"
@@ -21,20 +20,7 @@ RULE_TESTS = DEPLOY / "prometheus-rules.test.yml"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-            env=env,
-            capture_output=True,
-            timeout=900,
-        )
-        found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool is missing (Debian's prometheus package) and could not be installed")
-    return found
+    return tool_or_skip("promtool", "prometheus")
 
 
 def test_every_alert_of_the_service_has_a_rule() -> None:

@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from simulator.harness import Database, free_port, wait_until
-from tests.support.restarts import Load, children, environment, lost, pm2_binary
+from tests.support.restarts import Load, children, environment, lost
+from tests.support.tools import tool_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "restart-secret"
@@ -113,10 +114,7 @@ def test_a_restart_under_socket_activation_refuses_nothing_and_loses_nothing(
 
 @pytest.fixture(scope="module")
 def pm2() -> Iterator[str]:
-    found = pm2_binary()
-    if found is None:
-        pytest.skip("pm2 is missing and could not be installed (npm install -g pm2)")
-    yield found
+    yield tool_or_skip("pm2", "pm2", npm=True)
 
 
 def test_a_pm2_reload_refuses_nothing_and_loses_nothing(

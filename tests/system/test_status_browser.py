@@ -21,6 +21,7 @@ from service.http import paths
 from simulator.harness import Database, ServiceProcess, wait_until
 from tests.support import chromium as browser
 from tests.support.samples import sample_delivery
+from tests.support.tools import tool_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
@@ -32,10 +33,7 @@ TUNIS = ZoneInfo("Africa/Tunis")
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = browser.find_or_install()
-    if found is None:
-        pytest.skip("Chromium is missing (Debian's chromium package) and could not be installed")
-    return found
+    return tool_or_skip("chromium", "chromium")
 
 
 @pytest.fixture(scope="module")

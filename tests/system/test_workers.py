@@ -25,7 +25,7 @@ from simulator.company import a_day_of_punches
 from simulator.expectations import database_totals, differences, expected_totals
 from tests.support.databases import Database
 from tests.support.service import ServiceProcess, service_env, wait_until
-from tests.support.webhook import SECRET
+from tests.support.webhook import SECRET, TLS
 
 DAYS = 20  # 3 employees x 4 punches x 20 days: 240 deliveries
 THREADS = 6
@@ -61,7 +61,9 @@ def deliver(base_url: str, document: dict[str, Any]) -> int:
     headers = {"Content-Type": "application/json", "Timemoto-Signature": sign(body, SECRET)}
     for _ in range(50):
         try:
-            response = httpx.post(f"{base_url}{paths.WEBHOOK}", content=body, headers=headers)
+            response = httpx.post(
+                f"{base_url}{paths.WEBHOOK}", content=body, headers=headers, verify=TLS
+            )
         except httpx.TransportError:
             continue
         if response.status_code < 500:
