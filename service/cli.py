@@ -1,5 +1,9 @@
 """`python -m service`: serve, apply or verify the schema, look at or drain the spool, export a
-month for payroll, reconcile with TimeMoto's export."""
+month for payroll, reconcile with TimeMoto's export.
+
+Each command imports what it runs when it runs: the parser and the settings load in a tenth of a
+second, so a mistake is answered at once; SQLAlchemy, Litestar and openpyxl take over a second.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,18 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, NoReturn
 
-import msgspec
-
-from service import reconcile
 from service.db.embedded import EmbeddedError
-from service.db.engine import DatabaseTarget
-from service.db.errors import classify
-from service.db.schema import apply_schema, check_schema
 from service.db.url import check_database_url
-from service.domain.payroll import Month, Payroll
-from service.operations.payroll import PayrollReader
-from service.operations.verification import Verification
-from service.outbox.requeue import Requeued, requeue_quarantine
 from service.outbox.spool import SPOOL_FILE, Spool, SpoolError, check_spool_dir
-from service.recovery.drainer import DrainResult
-from service.runtime import DatabaseAccess, Runtime, database_target, open_spool
 from service.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from service.db.engine import DatabaseTarget
+    from service.domain.payroll import Month, Payroll
+    from service.outbox.requeue import Requeued
+    from service.recovery.drainer import DrainResult
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -53,6 +50,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def db_apply(settings: Settings, _: argparse.Namespace) -> int:
+    from service.db.errors import classify
+    from service.db.schema import apply_schema
+    from service.runtime import database_target
+
     target = database_target(settings)
     try:
         done = asyncio.run(apply_schema(target))
@@ -65,6 +66,11 @@ def db_apply(settings: Settings, _: argparse.Namespace) -> int:
 
 def db_verify(settings: Settings, _: argparse.Namespace) -> int:
     """The endpoint's JSON, not its server."""
+    import msgspec
+
+    from service.operations.verification import Verification
+    from service.runtime import database_target, open_spool
+
     target = database_target(settings)
     spool = None
     if (settings.spool_dir / SPOOL_FILE).exists():  # no spool yet: nothing waits, none is made
@@ -81,6 +87,7 @@ def db_verify(settings: Settings, _: argparse.Namespace) -> int:
 def doctor(settings: Settings, _: argparse.Namespace) -> int:
     """docs/contract.md §8's checks, one line each; exit 0 only when all pass."""
     from service.operations.doctor import run
+    from service.runtime import database_target
 
     try:
         target = database_target(settings)
@@ -94,11 +101,15 @@ def doctor(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _spool(settings: Settings) -> tuple[DatabaseTarget, Spool]:
+    from service.runtime import database_target, open_spool
+
     target = database_target(settings)
     return target, open_spool(settings, target)
 
 
 def spool_status(settings: Settings, _: argparse.Namespace) -> int:
+    from service.db.schema import check_schema
+
     target, spool = _spool(settings)
     try:
         status = spool.status()
@@ -182,6 +193,8 @@ def spool_requeue(settings: Settings, _: argparse.Namespace) -> int:
 
 async def _drain(settings: Settings) -> tuple[DrainResult, str]:
     """Once, in this process, as the running service would (it may run beside us)."""
+    from service.runtime import Runtime
+
     runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
         result = await runtime.recovery.drain_once()
@@ -192,6 +205,9 @@ async def _drain(settings: Settings) -> tuple[DrainResult, str]:
 
 
 async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requeued]:
+    from service.outbox.requeue import requeue_quarantine
+    from service.runtime import Runtime
+
     runtime = await Runtime.open(settings, schema_auto_apply=False)
     try:
         requeued = requeue_quarantine(runtime.spool)
@@ -207,7 +223,8 @@ async def _requeue_and_drain(settings: Settings) -> tuple[DrainResult, str, Requ
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write the month's payroll export (docs/contract.md §7); one line on any mistake, never a
     trace."""
-    from service.domain.payroll import MonthError
+    from service.db.errors import classify
+    from service.domain.payroll import Month, MonthError
     from service.domain.payroll_files import UnknownFormat, export_filename, format_named, render
 
     try:
@@ -254,6 +271,11 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 async def _read_payroll(settings: Settings, month: Month) -> Payroll:
     """The month, on the database the settings name (the embedded one when DATABASE_URL is
     unset), through the service's own reader."""
+    from zoneinfo import ZoneInfo
+
+    from service.operations.payroll import PayrollReader
+    from service.runtime import DatabaseAccess
+
     database = await DatabaseAccess.open(settings)
     try:
         async with database.sessions() as session:
@@ -311,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the file to write (default: pointage-YYYY-MM.xlsx here; - for stdout)",
     )
     export_parser.set_defaults(run=export)
-    reconcile.add_parser(commands)
+    add_reconcile_parser(commands)
     retarget = spool.add_parser(
         "retarget",
         help="list deliveries stranded for another database; --yes moves them to this one",
@@ -333,6 +355,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from service import reconcile
+
+    return reconcile.run(settings, args)
+
+
+def add_reconcile_parser(commands: argparse._SubParsersAction[OneLineParser]) -> None:
+    parser = commands.add_parser(
+        "reconcile", help="compare TimeMoto's export (CSV/XLSX) with the clockings; --apply"
+    )
+    parser.add_argument("file", help="TimeMoto's export: CSV (, ; or tab) or XLSX")
+    parser.add_argument("--from", dest="date_from", help="first day, yyyy-mm-dd")
+    parser.add_argument("--to", dest="date_to", help="last day, yyyy-mm-dd")
+    parser.add_argument(
+        "--map",
+        action="append",
+        metavar="COLUMN=FIELD",
+        help="a column the defaults miss; FIELD: user_id, name, first_name, last_name, date, "
+        "time, datetime, type, timezone, ignored",
+    )
+    parser.add_argument("--format", choices=["text", "csv"], default="text")
+    parser.add_argument(
+        "--apply", action="store_true", help="insert the missing punches (else: a dry run)"
+    )
+    parser.set_defaults(run=reconcile)
 
 
 def _os_error(exc: OSError) -> str:

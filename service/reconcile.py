@@ -228,25 +228,3 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(path.name, done, args.apply))
     return 0
-
-
-def add_parser(commands: Any) -> None:
-    """`reconcile`'s arguments, on the CLI's subcommands."""
-    parser = commands.add_parser(
-        "reconcile", help="compare TimeMoto's export (CSV/XLSX) with the clockings; --apply"
-    )
-    parser.add_argument("file", help="TimeMoto's export: CSV (, ; or tab) or XLSX")
-    parser.add_argument("--from", dest="date_from", help="first day, yyyy-mm-dd")
-    parser.add_argument("--to", dest="date_to", help="last day, yyyy-mm-dd")
-    parser.add_argument(
-        "--map",
-        action="append",
-        metavar="COLUMN=FIELD",
-        help="a column the defaults miss; FIELD: user_id, name, first_name, last_name, date, "
-        "time, datetime, type, timezone, ignored",
-    )
-    parser.add_argument("--format", choices=["text", "csv"], default="text")
-    parser.add_argument(
-        "--apply", action="store_true", help="insert the missing punches (else: a dry run)"
-    )
-    parser.set_defaults(run=run)
