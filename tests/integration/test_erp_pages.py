@@ -270,7 +270,9 @@ def fed(erp_service: InProcessService, database: Database) -> Fed:
     answers: Counter[str] = Counter()
     for delivery in deliveries:
         answers[post(erp_service.client, delivery).json()["status"]] += 1
-    fixes = corrections(deliveries, rng)
+    # The Paris worker's nights keep their figures (test_the_night_across_each_dst_change): its
+    # event ids are random, so a sample of sorties could otherwise move one 17 minutes.
+    fixes = corrections([d for d in deliveries if d["data"]["userId"] != worker.user_id], rng)
     for fix, _ in fixes:
         answers[post(erp_service.client, fix).json()["status"]] += 1
     for user in sorted(late):
