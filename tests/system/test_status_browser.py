@@ -170,7 +170,7 @@ def test_the_status_page_without_javascript(
     (This Chromium's headless capture, --dump-dom or --screenshot, yields nothing at all under
     --blink-settings=scriptEnabled=false; when it does, that run is checked too.)"""
     url = f"http://admin:{PASSWORD}@127.0.0.1:{service.port}{paths.STATUS}"
-    policy = httpx.get(url).headers["content-security-policy"]
+    policy = httpx.get(url, timeout=30).headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src" not in policy
     _check_facts(_load(chromium, url, tmp_path))
     disabled = _load(chromium, url, tmp_path, "--blink-settings=scriptEnabled=false")

@@ -60,7 +60,9 @@ def deliver(service: ServiceProcess, count: int = 1, *, signed: bool = True) -> 
 
 
 def headline(service: ServiceProcess) -> dict[str, str]:
-    answer = httpx.get(f"{service.base_url}{paths.API_STATUS}", auth=("admin", PASSWORD))
+    answer = httpx.get(
+        f"{service.base_url}{paths.API_STATUS}", auth=("admin", PASSWORD), timeout=30
+    )
     return dict(answer.json()["headline"])
 
 

@@ -62,7 +62,7 @@ def deliver(base_url: str, document: dict[str, Any]) -> int:
     for _ in range(50):
         try:
             response = httpx.post(
-                f"{base_url}{paths.WEBHOOK}", content=body, headers=headers, verify=TLS
+                f"{base_url}{paths.WEBHOOK}", content=body, headers=headers, timeout=30, verify=TLS
             )
         except httpx.TransportError:
             continue
@@ -119,7 +119,9 @@ def test_two_workers_killed_in_turn_lose_nothing(
     pids = {
         line.split('pid="')[1].split('"')[0]
         for _ in range(10)
-        for line in httpx.get(f"{two_workers.base_url}{paths.METRICS}").text.splitlines()
+        for line in httpx.get(
+            f"{two_workers.base_url}{paths.METRICS}", timeout=30
+        ).text.splitlines()
         if line.startswith("timemoto_worker_info")
     }
     assert pids <= {str(w.pid) for w in workers(two_workers)}
