@@ -357,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def reconcile(settings: Settings, args: argparse.Namespace) -> int:
+def reconcile_with_export(settings: Settings, args: argparse.Namespace) -> int:
+    """TimeMoto's export compared with the clockings; --apply writes the missing (§9)."""
     from service import reconcile
 
     return reconcile.run(settings, args)
@@ -381,7 +382,7 @@ def add_reconcile_parser(commands: argparse._SubParsersAction[OneLineParser]) ->
     parser.add_argument(
         "--apply", action="store_true", help="insert the missing punches (else: a dry run)"
     )
-    parser.set_defaults(run=reconcile)
+    parser.set_defaults(run=reconcile_with_export)
 
 
 def _os_error(exc: OSError) -> str:
