@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.alerts.notifier import Notifier
+from service.background import stop_task
 from service.db.status_queries import last_received
 from service.domain.activity import Activity
 from service.domain.alerts import Active, AlertBook, Change, Facts, Thresholds
@@ -200,11 +201,8 @@ class AlertMonitor:
         self._task = asyncio.create_task(self._run(seed_timeout), name="alert-monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task, "the alert monitor")
         await self.notifier.stop()
 
     async def _run(self, seed_timeout: float) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from service.background import stop_task
+
 log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0  # seconds for one attempt
@@ -87,10 +89,8 @@ class Notifier:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), grace)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        await stop_task(task, "the alert notifier")
 
     async def drained(self) -> None:
         """Until everything queued so far has been posted or given up on (for tests)."""

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from service.background import stop_task
 from service.db.engine import DatabaseTarget
 from service.db.errors import DatabaseProblem
 from service.db.store import DeliveryStore
@@ -150,11 +151,8 @@ class Recovery:
         return self._answered.is_set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task, "the recovery loop")
 
     async def _outage(self, problem: DatabaseProblem) -> bool:
         """The drainer met an outage: True while the database still takes writes."""
